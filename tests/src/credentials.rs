@@ -1,0 +1,48 @@
+//! The AWS credentials the sandbox has issued, shared by every service that
+//! checks a SigV4 signature or hands credentials out.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+/// One key pair the sandbox issued, with who it speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCredential {
+    /// `AKIA…` for static keys, `ASIA…` for temporary ones.
+    pub access_key_id: String,
+    /// The secret the signature is checked against.
+    pub secret_access_key: String,
+    /// Present on temporary credentials (STS, IMDS).
+    pub session_token: Option<String>,
+    /// After this instant a signed call is refused as expired.
+    pub expiration: Option<SystemTime>,
+    /// The ARN GetCallerIdentity reports for these keys.
+    pub principal_arn: String,
+}
+
+/// Every credential issued so far, keyed by access key id.
+///
+/// Cloning shares the store: STS and IMDS insert, the CodeDeploy simulator
+/// looks up.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialStore {
+    inner: Arc<Mutex<HashMap<String, IssuedCredential>>>,
+}
+
+impl CredentialStore {
+    /// Records `credential`, replacing any earlier one with the same key id.
+    pub fn insert(&self, credential: IssuedCredential) {
+        self.lock()
+            .insert(credential.access_key_id.clone(), credential);
+    }
+
+    /// The credential issued under `access_key_id`, if any.
+    pub fn lookup(&self, access_key_id: &str) -> Option<IssuedCredential> {
+        self.lock().get(access_key_id).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, IssuedCredential>> {
+        // A panic while holding the lock cannot leave the map half-written.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,6 @@
+//! Slipway's local AWS test bed.
+//!
+//! # Layout
+//! - [`credentials`]: the AWS credentials the sandbox issued.
+
+pub mod credentials;
