@@ -1,12 +1,26 @@
-//! What the Slipway action and agent agree on.
+//! What the Slipway action and agent agree on: the appspec and how it is
+//! checked, the lifecycle events and their order, the bundle formats and the
+//! diagnostics a host reports.
 //!
 //! # Layout
+//! - [`appspec`]: the appspec model, read as CodeDeploy reads it.
 //! - [`validate`]: checks a bundle's appspec against its tree.
+//! - [`lifecycle`]: lifecycle events and their order.
+//! - [`bundle`]: the bundle types (tar, tgz, zip).
+//! - [`diagnostics`]: the error codes 0–7 and the diagnostics payload.
+//! - [`problem`]: a located problem, and a bundle's report.
+//! - [`yaml`]: YAML as a tree of located nodes.
 //! - [`error`]: the crate's error type.
 
 #![deny(missing_docs)]
 
+pub mod appspec;
+pub mod bundle;
+pub mod diagnostics;
 pub mod error;
+pub mod lifecycle;
+pub mod problem;
 pub mod validate;
+pub mod yaml;
 
 pub use error::{Error, Result};
