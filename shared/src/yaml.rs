@@ -88,9 +88,9 @@ fn options() -> Options {
     serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_depth: 32,
-            max_aliases: 256,
+            max_aliases: 64,
             max_anchors: 256,
-            max_events: 200_000,
+            max_events: 20_000,
         },
         duplicate_keys: DuplicateKeyPolicy::Error,
     }
@@ -114,10 +114,26 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     Ok(raw.into())
 }
 
-/// The parser's message without the source snippet it appends: we print
-/// our own position, and the snippet would repeat the file's content.
+/// The parser's message in our words where its own are about its
+/// internals, and otherwise without the position and snippet it adds: we
+/// print our own position, and the snippet would repeat the file.
 fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or_default().trim().to_owned()
+    let line = message.lines().next().unwrap_or_default().trim();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    let line = match line.strip_prefix("line ") {
+        Some(rest) => rest.split_once(": ").map_or(rest, |(_, after)| after),
+        None => line,
+    };
+    if line.starts_with("budget breached") {
+        "the document expands past the parser's limits (too many aliases or nodes)".to_owned()
+    } else if line.starts_with("recursion limit exceeded") {
+        "the document is nested too deeply".to_owned()
+    } else {
+        line.split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(line)
+            .to_owned()
+    }
 }
 
 /// The serde face of [`Node`]: deserialized through `Spanned` so that every

@@ -27,6 +27,9 @@ const PERMISSION_KEYS: &[&str] = &[
     "object", "pattern", "except", "type", "owner", "group", "mode", "acls", "context",
 ];
 const CONTEXT_KEYS: &[&str] = &["name", "type", "range"];
+/// Keys a context may carry that are reported on their own terms rather
+/// than as unknown.
+const CONTEXT_MISREAD_KEYS: &[&str] = &["user", "role"];
 
 /// What reading an appspec gave.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,9 +175,9 @@ impl<'t> Reader<'t> {
             }
             return;
         }
-        let hint = if e.message.contains("budget") || e.message.contains("alias") {
+        let hint = if e.message.contains("aliases") {
             Some("an appspec needs no anchors or aliases; write the values out".into())
-        } else if e.message.contains("depth") || e.message.contains("nest") {
+        } else if e.message.contains("nested") {
             Some("an appspec is at most a few levels deep".into())
         } else {
             None
@@ -185,6 +188,18 @@ impl<'t> Reader<'t> {
     /// A mapping whose keys are all strings from `allowed`; unknown keys are
     /// reported and left out.
     fn mapping<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Option<Fields<'n>> {
+        self.mapping_with(node, what, allowed, &[])
+    }
+
+    /// As [`Self::mapping`], also keeping the `misread` keys, which the
+    /// caller reports itself.
+    fn mapping_with<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        allowed: &[&str],
+        misread: &[&str],
+    ) -> Option<Fields<'n>> {
         let Value::Map(entries) = &node.value else {
             self.error(
                 node.pos,
@@ -207,7 +222,7 @@ impl<'t> Reader<'t> {
                 );
                 continue;
             };
-            if allowed.contains(&name.as_str()) {
+            if allowed.contains(&name.as_str()) || misread.contains(&name.as_str()) {
                 fields.entries.push((name.as_str(), value, key.pos));
             } else {
                 let hint = match did_you_mean(name, allowed) {
@@ -501,25 +516,24 @@ impl<'t> Reader<'t> {
     }
 
     fn context(&mut self, node: &Node) -> Option<Context> {
-        // `user` is what AWS's guide shows, but the agent reads the SELinux
-        // user from `name` and ignores `user`: warn rather than refuse, so a
-        // documented appspec still passes, and say what will happen.
-        if let Value::Map(entries) = &node.value {
-            for (key, _) in entries {
-                if matches!(&key.value, Value::Str(k) if k == "user") {
-                    self.warning(
-                        key.pos,
-                        "the agent ignores `user` in a context",
-                        Some("write the SELinux user as `name: unconfined_u`".into()),
-                    );
-                }
+        let fields = self.mapping_with(node, "a `context`", CONTEXT_KEYS, CONTEXT_MISREAD_KEYS)?;
+        for (key, _, pos) in &fields.entries {
+            match *key {
+                // `user` is what AWS's guide shows, but the agent reads the
+                // SELinux user from `name` and ignores `user`: warn rather
+                // than refuse, so a documented appspec still passes.
+                "user" => self.warning(
+                    *pos,
+                    "the agent ignores `user` in a context",
+                    Some("write the SELinux user as `name: unconfined_u`".into()),
+                ),
+                "role" => self.error(
+                    *pos,
+                    "a context cannot set a role",
+                    Some("the agent sets no SELinux role; remove `role`".into()),
+                ),
+                _ => {}
             }
-        }
-        let mut allowed = CONTEXT_KEYS.to_vec();
-        allowed.push("user");
-        let fields = self.mapping(node, "a `context`", &allowed)?;
-        if let Some((_, _, pos)) = fields.entries.iter().find(|(k, _, _)| *k == "role") {
-            self.error(*pos, "a context cannot set a role", None);
         }
         let name = fields.get("name").and_then(|n| self.string(n, "name"));
         let kind = self
@@ -639,6 +653,17 @@ impl<'t> Reader<'t> {
                     );
                     return None;
                 }
+                // The agent calls `to_i` on the value, so a quoted number
+                // works there; say so, but let it pass.
+                Value::Str(t) if quoted_timeout(t).is_some() => {
+                    timeout_secs = quoted_timeout(t).unwrap_or(MAX_EVENT_TIMEOUT_SECS);
+                    timeout_given = true;
+                    self.warning(
+                        n.pos,
+                        format!("`timeout: \"{t}\"` is a string"),
+                        Some(format!("remove the quotes: timeout: {}", t.trim())),
+                    );
+                }
                 other => {
                     let raw = self.raw(n).unwrap_or("?").to_owned();
                     self.error(
@@ -678,6 +703,14 @@ impl<'t> Reader<'t> {
             pos: location_node.pos,
         })
     }
+}
+
+/// A quoted timeout the agent would read as a valid number of seconds.
+fn quoted_timeout(t: &str) -> Option<u64> {
+    t.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|t| (1..=MAX_EVENT_TIMEOUT_SECS).contains(t))
 }
 
 fn is_only_comments(text: &str) -> bool {
