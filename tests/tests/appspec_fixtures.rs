@@ -52,6 +52,9 @@ fn every_invalid_fixture_gives_its_expected_messages_and_lines() {
         if report.error_count() == 0 {
             failures.push(format!("{}: no error reported", dir.display()));
         }
+        for p in report.problems.iter().filter(|p| p.hint.is_none()) {
+            failures.push(format!("{}: no fix given for `{p}`", dir.display()));
+        }
         let (got, want) = (problem_lines(dir), expected_lines(dir));
         if got != want {
             failures.push(format!(

@@ -179,8 +179,10 @@ impl<'t> Reader<'t> {
             Some("an appspec needs no anchors or aliases; write the values out".into())
         } else if e.message.contains("nested") {
             Some("an appspec is at most a few levels deep".into())
+        } else if e.message.contains("duplicate") {
+            Some("each key may appear once per mapping; merge or delete the repeat".into())
         } else {
-            None
+            Some("check the quoting and indentation at this position".into())
         };
         self.error(e.pos, format!("not valid YAML: {}", e.message), hint);
     }
@@ -204,7 +206,7 @@ impl<'t> Reader<'t> {
             self.error(
                 node.pos,
                 format!("{what} must be a mapping, found {}", node.value.kind()),
-                None,
+                Some("write it as `key: value` lines".into()),
             );
             return None;
         };
@@ -288,7 +290,7 @@ impl<'t> Reader<'t> {
                 self.error(
                     node.pos,
                     format!("`{field}` must be a string, found {}", other.kind()),
-                    None,
+                    Some(format!("write one value: {field}: ...")),
                 );
                 None
             }
@@ -298,7 +300,27 @@ impl<'t> Reader<'t> {
     fn required<'n>(&mut self, fields: &Fields<'n>, key: &str, what: &str) -> Option<&'n Node> {
         let node = fields.get(key);
         if node.is_none() {
-            self.error(fields.pos, format!("{what} has no `{key}`"), None);
+            let hint = match key {
+                "version" => "add `version: 0.0`",
+                "os" => "add `os: linux`",
+                "source" => "add the bundle path to copy, such as `source: /`",
+                "destination" => {
+                    "add the host directory to copy into, such as `destination: /srv/app`"
+                }
+                "location" => {
+                    "add the script's path in the bundle, such as `location: scripts/start`"
+                }
+                "object" => {
+                    "add the host path the permission applies to, such as `object: /srv/app`"
+                }
+                "type" => "add the SELinux type, such as `type: httpd_sys_content_t`",
+                _ => "add it",
+            };
+            self.error(
+                fields.pos,
+                format!("{what} has no `{key}`"),
+                Some(hint.into()),
+            );
         }
         node
     }
@@ -564,7 +586,7 @@ impl<'t> Reader<'t> {
                         "`hooks` must be a mapping of events to scripts, found {}",
                         node.value.kind()
                     ),
-                    None,
+                    Some("write each event as a key with a list of scripts under it".into()),
                 );
             }
             return Vec::new();
@@ -641,7 +663,7 @@ impl<'t> Reader<'t> {
                     self.error(
                         n.pos,
                         format!("`timeout: {t}` is over CodeDeploy's {MAX_EVENT_TIMEOUT_SECS} s per event"),
-                        None,
+                        Some(format!("use at most timeout: {MAX_EVENT_TIMEOUT_SECS}")),
                     );
                     return None;
                 }
@@ -688,7 +710,7 @@ impl<'t> Reader<'t> {
                 self.error(
                     n.pos,
                     format!("`sudo` must be true or false, found {}", n.value.kind()),
-                    None,
+                    Some("write `sudo: true` without quotes".into()),
                 );
                 false
             }
