@@ -10,10 +10,12 @@
 //! - [`signing_key`]: [`SigningKey`], the issuer's RS256 key.
 //! - [`sts`]: [`Sts`], AssumeRoleWithWebIdentity and GetCallerIdentity;
 //!   [`sts::trust`] holds [`Role`] and [`TrustPolicy`].
+//! - [`imds`]: [`Imds`], the metadata service of one simulated EC2 host.
 //! - [`moto`]: [`Moto`], moto's server from `.venv`.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
 //! - [`error`]: [`Error`], what can fail while starting.
-//! - `server`, `ids`, `sync`: serving a router, AWS-shaped ids, locking.
+//! - `server`, `ids`, `timestamp`, `sync`: serving a router, AWS-shaped
+//!   ids, AWS's timestamps, locking.
 //!
 //! # Example
 //! ```no_run
@@ -29,6 +31,7 @@ pub mod claims;
 pub mod credentials;
 pub mod error;
 mod ids;
+pub mod imds;
 pub mod moto;
 pub mod oidc;
 pub mod sandbox;
@@ -36,10 +39,12 @@ mod server;
 pub mod signing_key;
 pub mod sts;
 mod sync;
+mod timestamp;
 
 pub use claims::Claims;
 pub use credentials::{CredentialStore, IssuedCredential};
 pub use error::Error;
+pub use imds::Imds;
 pub use moto::Moto;
 pub use oidc::OidcIssuer;
 pub use sandbox::{Sandbox, SandboxBuilder};

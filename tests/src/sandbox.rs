@@ -5,6 +5,7 @@ use crate::Error;
 use crate::claims::Claims;
 use crate::credentials::{CredentialStore, IssuedCredential};
 use crate::ids;
+use crate::imds::{Imds, ImdsConfig};
 use crate::moto::Moto;
 use crate::oidc::OidcIssuer;
 use crate::server::HttpServer;
@@ -22,10 +23,12 @@ pub const DEPLOY_ROLE: &str = "slipway-deploy";
 pub struct Sandbox {
     oidc: OidcIssuer,
     sts: Sts,
+    imds: Imds,
     credentials: CredentialStore,
     static_credentials: IssuedCredential,
     oidc_url: String,
     sts_url: String,
+    imds_url: String,
     servers: Vec<HttpServer>,
     moto: Option<Moto>,
 }
@@ -36,6 +39,7 @@ pub struct SandboxBuilder {
     moto: bool,
     roles: Vec<Role>,
     claims: Claims,
+    imds_v1: bool,
 }
 
 impl Sandbox {
@@ -46,6 +50,7 @@ impl Sandbox {
             moto: true,
             roles: Vec::new(),
             claims: Claims::default(),
+            imds_v1: false,
         }
     }
 
@@ -97,6 +102,17 @@ impl Sandbox {
             .expect("this sandbox was started without_moto(): it has no S3, SSM or KMS endpoint")
     }
 
+    /// IMDS's URL, `http://127.0.0.1:PORT` (the base that
+    /// `AWS_EC2_METADATA_SERVICE_ENDPOINT` takes).
+    pub fn imds_endpoint(&self) -> String {
+        self.imds_url.clone()
+    }
+
+    /// The simulated EC2 host's metadata service.
+    pub fn imds(&self) -> &Imds {
+        &self.imds
+    }
+
     /// The GitHub OIDC issuer.
     pub fn oidc(&self) -> &OidcIssuer {
         &self.oidc
@@ -135,6 +151,7 @@ impl Sandbox {
         env.extend([
             ("ACTIONS_ID_TOKEN_REQUEST_URL", self.oidc.request_url()),
             ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", self.oidc.request_token()),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", self.imds_endpoint()),
             (
                 "AWS_ACCESS_KEY_ID",
                 self.static_credentials.access_key_id.clone(),
@@ -179,6 +196,13 @@ impl SandboxBuilder {
         self
     }
 
+    /// Lets IMDS answer token-less (IMDSv1) requests; by default it
+    /// requires a session token, as `HttpTokens=required` does.
+    pub fn allow_imds_v1(mut self) -> Self {
+        self.imds_v1 = true;
+        self
+    }
+
     /// The run context the issuer's tokens describe at first.
     pub fn claims(mut self, claims: Claims) -> Self {
         self.claims = claims;
@@ -220,19 +244,28 @@ impl SandboxBuilder {
                 credentials: credentials.clone(),
             })
             .await?;
-            Ok::<_, Error>((oidc, oidc_server, sts, sts_server))
+            let (imds, imds_server) = Imds::start(ImdsConfig {
+                account_id: ACCOUNT_ID.to_owned(),
+                region: REGION.to_owned(),
+                credentials: credentials.clone(),
+                allow_v1: self.imds_v1,
+            })
+            .await?;
+            Ok::<_, Error>((oidc, oidc_server, sts, sts_server, imds, imds_server))
         };
         let (moto, services) = tokio::join!(moto, services);
         let moto = moto?;
-        let (oidc, oidc_server, sts, sts_server) = services?;
+        let (oidc, oidc_server, sts, sts_server, imds, imds_server) = services?;
         Ok(Sandbox {
             oidc_url: oidc_server.url(),
             sts_url: sts_server.url(),
+            imds_url: imds_server.url(),
             oidc,
             sts,
+            imds,
             credentials,
             static_credentials,
-            servers: vec![oidc_server, sts_server],
+            servers: vec![oidc_server, sts_server, imds_server],
             moto,
         })
     }

@@ -1,7 +1,7 @@
 //! AssumeRoleWithWebIdentity: parameter validation, the JWT's signature,
 //! lifetime, issuer and audience, then the role's trust policy.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use jsonwebtoken::{Algorithm, Validation};
 use quick_xml::escape::partial_escape as escape;
@@ -12,6 +12,7 @@ use super::{Params, StsState, result_document};
 use crate::credentials::IssuedCredential;
 use crate::ids;
 use crate::sync::lock;
+use crate::timestamp::{iso8601, truncate_to_seconds, unix_now};
 
 const DEFAULT_DURATION: u64 = 3600;
 const MIN_DURATION: u64 = 900;
@@ -246,26 +247,6 @@ fn provider_arn(account_id: &str, issuer: &str) -> String {
     format!("arn:aws:iam::{account_id}:oidc-provider/{host_path}")
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-fn truncate_to_seconds(t: SystemTime) -> SystemTime {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    UNIX_EPOCH + Duration::from_secs(secs)
-}
-
-/// `2026-12-01T10:00:00Z`, as STS writes timestamps.
-pub(crate) fn iso8601(t: SystemTime) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::from(t)
-        .format(&format)
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,14 +290,6 @@ mod tests {
                 "https://token.actions.githubusercontent.com"
             ),
             "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
-        );
-    }
-
-    #[test]
-    fn timestamps_are_whole_seconds_in_utc() {
-        assert_eq!(
-            iso8601(UNIX_EPOCH + Duration::from_secs(1_795_000_000)),
-            "2026-11-18T11:06:40Z"
         );
     }
 }

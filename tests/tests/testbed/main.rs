@@ -3,10 +3,12 @@
 //! - `oidc`: the issuer's discovery, JWKS and token endpoint.
 //! - `sts`: AssumeRoleWithWebIdentity and GetCallerIdentity through aws-sdk-sts.
 //! - `bad_input`: malformed requests and tokens get AWS's and GitHub's error shapes.
+//! - `imds`: the simulated host's metadata through aws-config's IMDS client.
 //! - `moto`: moto's S3 and SSM through the SDKs, with STS credentials.
 //! - `util`: clients pointed at a sandbox.
 
 mod bad_input;
+mod imds;
 mod moto;
 mod oidc;
 mod sts;
