@@ -70,4 +70,20 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// A service did not answer its readiness probe.
+    #[error("probe {url}")]
+    Probe {
+        /// The URL probed.
+        url: String,
+        /// reqwest's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The environment could not be written out.
+    #[error("write the sandbox environment")]
+    WriteEnv {
+        /// The write error.
+        #[source]
+        source: std::io::Error,
+    },
 }

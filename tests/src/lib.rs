@@ -12,6 +12,7 @@
 //!   [`sts::trust`] holds [`Role`] and [`TrustPolicy`].
 //! - [`imds`]: [`Imds`], the metadata service of one simulated EC2 host.
 //! - [`moto`]: [`Moto`], moto's server from `.venv`.
+//! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
 //! - [`error`]: [`Error`], what can fail while starting.
 //! - `server`, `ids`, `timestamp`, `sync`: serving a router, AWS-shaped
@@ -29,6 +30,7 @@
 
 pub mod claims;
 pub mod credentials;
+pub mod demo;
 pub mod error;
 mod ids;
 pub mod imds;

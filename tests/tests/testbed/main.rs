@@ -5,11 +5,13 @@
 //! - `bad_input`: malformed requests and tokens get AWS's and GitHub's error shapes.
 //! - `imds`: the simulated host's metadata through aws-config's IMDS client.
 //! - `moto`: moto's S3 and SSM through the SDKs, with STS credentials.
+//! - `sandbox_binary`: `slipway-sandbox` prints a working environment and stops cleanly.
 //! - `util`: clients pointed at a sandbox.
 
 mod bad_input;
 mod imds;
 mod moto;
 mod oidc;
+mod sandbox_binary;
 mod sts;
 mod util;
