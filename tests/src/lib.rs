@@ -2,5 +2,7 @@
 //!
 //! # Layout
 //! - [`credentials`]: the AWS credentials the sandbox issued.
+//! - [`sigv4_verify`]: checks a request's SigV4 signature against them.
 
 pub mod credentials;
+pub mod sigv4_verify;
