@@ -14,6 +14,7 @@
 //! - [`moto`]: [`Moto`], moto's server from `.venv`.
 //! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
+//! - [`sigv4_verify`]: checks a request's SigV4 signature against them.
 //! - [`error`]: [`Error`], what can fail while starting.
 //! - `server`, `ids`, `timestamp`, `sync`: serving a router, AWS-shaped
 //!   ids, AWS's timestamps, locking.
@@ -39,6 +40,7 @@ pub mod oidc;
 pub mod sandbox;
 mod server;
 pub mod signing_key;
+pub mod sigv4_verify;
 pub mod sts;
 mod sync;
 mod timestamp;

@@ -62,6 +62,7 @@ pub struct Sts {
 #[derive(Debug)]
 struct StsState {
     account_id: String,
+    region: String,
     sandbox_issuer: String,
     credentials: CredentialStore,
     /// IAM's OIDC providers: issuer URL → client id list (allowed `aud`s).
@@ -84,6 +85,7 @@ impl Sts {
         )]);
         let state = Arc::new(StsState {
             account_id: config.account_id,
+            region: config.region,
             sandbox_issuer: config.sandbox_issuer,
             credentials: config.credentials,
             providers: Mutex::new(providers),
@@ -98,7 +100,7 @@ impl Sts {
         for role in config.roles {
             sts.add_role(role);
         }
-        tracing::debug!(region = %config.region, url = %bound.url(), "sts listening");
+        tracing::debug!(url = %bound.url(), "sts listening");
         let router = Router::new().fallback(handle).with_state(sts.state.clone());
         Ok((sts, bound.serve(router)))
     }
@@ -192,7 +194,15 @@ async fn dispatch(
         ("AssumeRoleWithWebIdentity", API_VERSION) => {
             web_identity::assume(state, request_id, &params).await
         }
-        ("GetCallerIdentity", API_VERSION) => caller::identity(state, request_id, headers),
+        ("GetCallerIdentity", API_VERSION) => {
+            let signed = caller::Signed {
+                method,
+                uri,
+                headers,
+                body: &body,
+            };
+            caller::identity(state, request_id, &signed)
+        }
         _ => Err(StsError::invalid_action(action, version)),
     }
 }

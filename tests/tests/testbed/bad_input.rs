@@ -158,6 +158,22 @@ async fn unsigned_or_unknown_callers_are_refused() {
     let error = error.into_service_error();
     use aws_sdk_sts::error::ProvideErrorMetadata;
     assert_eq!(error.code(), Some("InvalidClientTokenId"));
+
+    let mut wrong_secret = sandbox.static_credentials().clone();
+    wrong_secret.secret_access_key = "not-the-secret".into();
+    let error = crate::util::sts_as(&sandbox, &wrong_secret)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(error.code(), Some("SignatureDoesNotMatch"));
+    assert!(
+        error
+            .message()
+            .is_some_and(|m| m.starts_with("The request signature we calculated does not match")),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
