@@ -3,31 +3,61 @@
 
 use std::future::Future;
 use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
 use crate::Error;
 use crate::sandbox::{Sandbox, SandboxBuilder};
 
 /// Starts `builder`'s sandbox, checks every service answers, writes one
-/// `export NAME=VALUE` line per variable to `out`, then serves until
-/// `shutdown` completes and stops everything.
+/// `export NAME=VALUE` line per variable to `out` (and to `env_file`, if
+/// given), then serves until `shutdown` completes and stops everything.
 pub async fn run(
     builder: SandboxBuilder,
+    env_file: Option<&Path>,
     mut out: impl Write,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     let sandbox = builder.start().await?;
     probe(&sandbox).await?;
-    let write = |source| Error::WriteEnv { source };
-    for (name, value) in sandbox.env() {
-        writeln!(out, "export {name}={}", shell_quote(&value)).map_err(write)?;
+    let exports = exports(&sandbox.env());
+    if let Some(path) = env_file {
+        write_env_file(path, &exports)?;
     }
+    let write = |source| Error::WriteEnv { source };
+    out.write_all(exports.as_bytes()).map_err(write)?;
     out.flush().map_err(write)?;
     tracing::info!("sandbox ready; Ctrl-C stops it");
     shutdown.await;
     tracing::info!("stopping the sandbox");
+    if let Some(path) = env_file {
+        // A stale file would point the next reader at dead ports.
+        let _ = std::fs::remove_file(path);
+    }
     sandbox.shutdown().await;
     Ok(())
+}
+
+/// One `export NAME=VALUE` line per variable.
+pub fn exports(env: &[(String, String)]) -> String {
+    env.iter()
+        .map(|(name, value)| format!("export {name}={}\n", shell_quote(value)))
+        .collect()
+}
+
+/// Writes beside `path` and renames, so a script polling for the file
+/// never reads half of it.
+fn write_env_file(path: &Path, exports: &str) -> Result<(), Error> {
+    let error = |source| Error::WriteEnvFile {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(error)?;
+    }
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, exports).map_err(error)?;
+    std::fs::rename(&partial, path).map_err(error)
 }
 
 /// One HTTP round trip to each service: any answer means it is serving.

@@ -86,4 +86,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The environment file could not be written.
+    #[error("write the sandbox environment to {path}")]
+    WriteEnvFile {
+        /// The file.
+        path: PathBuf,
+        /// The write error.
+        #[source]
+        source: std::io::Error,
+    },
 }

@@ -2,6 +2,7 @@
 //! lines that point slipway, the AWS CLI or boto3 at it. Ctrl-C or SIGTERM
 //! stops it.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -17,6 +18,10 @@ struct Args {
     /// Let IMDS answer token-less (IMDSv1) requests.
     #[arg(long)]
     allow_imds_v1: bool,
+    /// Also write the `export` lines to this file (atomically, once every
+    /// service answers; removed again on exit), for scripts to source.
+    #[arg(long, value_name = "PATH")]
+    env_file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -55,6 +60,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
             _ = terminate.recv() => {}
         }
     };
-    slipway_tests::demo::run(builder, std::io::stdout(), shutdown).await?;
+    slipway_tests::demo::run(
+        builder,
+        args.env_file.as_deref(),
+        std::io::stdout(),
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

@@ -52,9 +52,43 @@ fn unquote(value: &str) -> String {
         .map_or_else(|| value.to_owned(), |v| v.replace(r"'\''", "'"))
 }
 
+/// The AWS CLI from `.venv`, given nothing but the printed environment,
+/// reaches STS, S3 and KMS.
+fn aws_cli_works_with(env: &HashMap<String, String>) {
+    let aws = slipway_tests::moto::workspace_root().join(".venv/bin/aws");
+    let run = |args: &[&str]| {
+        let output = Command::new(&aws)
+            .args(args)
+            .env_clear()
+            .envs(env)
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", std::env::temp_dir())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "aws {args:?}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let identity: serde_json::Value =
+        serde_json::from_str(&run(&["sts", "get-caller-identity", "--output", "json"])).unwrap();
+    assert_eq!(identity["Arn"], "arn:aws:iam::123456789012:user/sandbox");
+    run(&["s3api", "create-bucket", "--bucket", "slipway-cli"]);
+    let key: serde_json::Value =
+        serde_json::from_str(&run(&["kms", "create-key", "--output", "json"])).unwrap();
+    assert!(key["KeyMetadata"]["KeyId"].is_string());
+}
+
 #[tokio::test]
 async fn sandbox_binary_prints_a_working_environment_and_stops_cleanly_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("sandbox/env");
     let mut child = Command::new(env!("CARGO_BIN_EXE_slipway-sandbox"))
+        .arg("--env-file")
+        .arg(&env_file)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -69,6 +103,7 @@ async fn sandbox_binary_prints_a_working_environment_and_stops_cleanly_on_ctrl_c
         }
     });
     let mut env = HashMap::new();
+    let mut printed = String::new();
     while !EXPECTED.iter().all(|name| env.contains_key(*name)) {
         // Generous: moto's Python start-up on a busy 2-core machine.
         let line = rx
@@ -79,7 +114,14 @@ async fn sandbox_binary_prints_a_working_environment_and_stops_cleanly_on_ctrl_c
             .and_then(|l| l.split_once('='))
             .unwrap_or_else(|| panic!("not an export line: {line}"));
         env.insert(name.to_owned(), unquote(value));
+        printed.push_str(&line);
+        printed.push('\n');
     }
+    // The file is complete by the time stdout has every line.
+    let mut from_file = fs::read_to_string(&env_file).unwrap();
+    from_file.truncate(printed.len());
+    assert_eq!(from_file, printed);
+    aws_cli_works_with(&env);
 
     // What it printed is enough to fetch a token and assume the role.
     let token_url = format!(
@@ -129,6 +171,7 @@ async fn sandbox_binary_prints_a_working_environment_and_stops_cleanly_on_ctrl_c
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "exit status {status}");
+    assert!(!env_file.exists(), "the env file outlived the sandbox");
     for pid in moto {
         assert!(
             !Path::new(&format!("/proc/{pid}")).exists(),
