@@ -114,23 +114,28 @@ async fn v1_requests_and_bad_tokens_are_refused() {
         .unwrap();
     assert_eq!(proxied.status(), 403);
 
-    let token = http
-        .put(url("/latest/api/token"))
-        .header("x-aws-ec2-metadata-token-ttl-seconds", "1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(token.headers()["x-aws-ec2-metadata-token-ttl-seconds"], "1");
-    let token = token.text().await.unwrap();
-    let with_token = || {
-        http.get(&instance_id)
-            .header("x-aws-ec2-metadata-token", &token)
+    let put_token = |ttl: &'static str| {
+        http.put(url("/latest/api/token"))
+            .header("x-aws-ec2-metadata-token-ttl-seconds", ttl)
             .send()
     };
-    assert_eq!(with_token().await.unwrap().status(), 200);
-    // The token's one-second TTL runs out; poll rather than guess.
+    let get_with = |token: String| {
+        http.get(&instance_id)
+            .header("x-aws-ec2-metadata-token", token)
+            .send()
+    };
+    let lasting = put_token("600").await.unwrap();
+    assert_eq!(
+        lasting.headers()["x-aws-ec2-metadata-token-ttl-seconds"],
+        "600"
+    );
+    let lasting = lasting.text().await.unwrap();
+    assert_eq!(get_with(lasting).await.unwrap().status(), 200);
+
+    // A one-second token stops working; poll rather than guess when.
+    let short = put_token("1").await.unwrap().text().await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while with_token().await.unwrap().status() != 401 {
+    while get_with(short.clone()).await.unwrap().status() != 401 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "token never expired"
