@@ -51,7 +51,8 @@
 //!   .with(Condition::string_equals(claim, &[v]) | Condition::string_like(claim, &[p]))
 //! SigningKey::generate() -> Result<SigningKey, Error>; .sign(&Value) .jwk() .kid()
 //! demo::run(builder, env_file, out, shutdown).await   (slipway-sandbox's body)
-//! ```//!
+//! ```
+//!
 //! # Example
 //! ```no_run
 //! # async fn demo() -> Result<(), slipway_tests::Error> {
