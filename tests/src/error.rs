@@ -48,12 +48,16 @@ pub enum Error {
         source: std::io::Error,
     },
     /// moto_server exited before it answered.
-    #[error("moto_server exited ({status}) before answering on {url}")]
+    #[error(
+        "moto_server exited ({status}) before answering on {url}; its stderr ends: {stderr_tail}"
+    )]
     MotoExited {
         /// The URL polled.
         url: String,
         /// How it exited.
         status: std::process::ExitStatus,
+        /// The end of what it wrote to stderr.
+        stderr_tail: String,
     },
     /// moto_server did not answer in time.
     #[error("moto_server did not answer on {url} within {timeout:?}")]

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rand::distr::{Alphanumeric, SampleString};
@@ -179,11 +179,13 @@ async fn jwks(State(state): State<Arc<IssuerState>>) -> Json<Value> {
     Json(json!({ "keys": [state.key.jwk()] }))
 }
 
-async fn token(
-    State(state): State<Arc<IssuerState>>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
+async fn token(State(state): State<Arc<IssuerState>>, uri: Uri, headers: HeaderMap) -> Response {
+    // Parsed by hand: any query string, however mangled, gets an answer in
+    // the service's own error shape rather than axum's plain-text one.
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     if let Some(status) = *lock(&state.refuse_status) {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return actions_error(
