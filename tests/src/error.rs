@@ -99,4 +99,23 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A trust policy document is not JSON.
+    #[error("trust policy of role {role} is not JSON")]
+    TrustDocumentJson {
+        /// The role being defined.
+        role: String,
+        /// serde_json's error (with line and column).
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A trust policy document says something the sandbox cannot model.
+    #[error("trust policy of role {role}: {field}: {reason}")]
+    TrustDocument {
+        /// The role being defined.
+        role: String,
+        /// Where in the document (`Statement[0].Condition.StringLike`).
+        field: String,
+        /// What is wrong there.
+        reason: &'static str,
+    },
 }

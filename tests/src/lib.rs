@@ -46,7 +46,9 @@
 //! Imds
 //!   instance_id() role_name() -> &str  credential() -> IssuedCredential
 //!   set_v1_allowed(bool) set_credential_lifetime(Duration) tokens_issued() -> usize
-//! Role::new(name, TrustPolicy).max_session_duration(Duration)
+//! Role::new(name, TrustPolicy).also_trusting(TrustPolicy).max_session_duration(Duration)
+//! Role::from_trust_document(name, &json_text) -> Result<Role, Error>   (IAM's JSON)
+//! role.trust_document(account, issuer) -> Value   Sts::trust_document(name) -> Option<Value>
 //! TrustPolicy::github(&[sub]) | github_like(&[pattern]) | sandbox_issuer()
 //!   .with(Condition::string_equals(claim, &[v]) | Condition::string_like(claim, &[p]))
 //! SigningKey::generate() -> Result<SigningKey, Error>; .sign(&Value) .jwk() .kid()

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`trust`]: roles and their trust policies.
+//! - `trust_document`: the same as IAM's JSON documents, read and written.
 //! - `web_identity`: AssumeRoleWithWebIdentity (parameters, JWT, trust).
 //! - `caller`: GetCallerIdentity and who signed the request.
 //! - `jwks`: fetching and caching each provider's signing keys.
@@ -12,6 +13,7 @@ mod caller;
 mod error;
 mod jwks;
 pub mod trust;
+mod trust_document;
 mod web_identity;
 
 use std::collections::HashMap;
@@ -131,6 +133,13 @@ impl Sts {
     pub fn add_role(&self, role: Role) {
         let arn = role.arn(&self.state.account_id);
         lock(&self.state.roles).insert(arn, role);
+    }
+
+    /// The trust policy of role `name` as an IAM JSON document, if it exists.
+    pub fn trust_document(&self, name: &str) -> Option<serde_json::Value> {
+        let roles = lock(&self.state.roles);
+        let role = roles.get(&self.role_arn(name))?;
+        Some(role.trust_document(&self.state.account_id, &self.state.sandbox_issuer))
     }
 
     /// The ARN `name` has in the sandbox's account.

@@ -8,6 +8,7 @@ use quick_xml::escape::partial_escape as escape;
 use serde_json::Value;
 
 use super::error::StsError;
+use super::trust::provider_arn;
 use super::{Params, StsState, result_document};
 use crate::credentials::IssuedCredential;
 use crate::ids;
@@ -38,7 +39,7 @@ pub(super) async fn assume(
     let issuer = claims["iss"].as_str().unwrap_or_default().to_owned();
     let role = lock(&state.roles).get(request.role_arn).cloned();
     let role = match role {
-        Some(role) if role.trust.admits(&issuer, &state.sandbox_issuer, &claims) => role,
+        Some(role) if role.admits(&issuer, &state.sandbox_issuer, &claims) => role,
         // A missing role and an unmet condition read the same, as in IAM.
         _ => return Err(StsError::access_denied()),
     };
@@ -238,15 +239,6 @@ fn first_audience(claims: &Value) -> Option<&str> {
     audiences(claims).into_iter().next()
 }
 
-/// `arn:aws:iam::ACCOUNT:oidc-provider/HOST[:PORT][/PATH]`.
-fn provider_arn(account_id: &str, issuer: &str) -> String {
-    let host_path = issuer
-        .split_once("://")
-        .map_or(issuer, |(_, rest)| rest)
-        .trim_end_matches('/');
-    format!("arn:aws:iam::{account_id}:oidc-provider/{host_path}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,16 +272,5 @@ mod tests {
             panic!("validation passed");
         };
         assert!(format!("{error:?}").contains("regular expression pattern"));
-    }
-
-    #[test]
-    fn provider_arn_drops_the_scheme() {
-        assert_eq!(
-            provider_arn(
-                "123456789012",
-                "https://token.actions.githubusercontent.com"
-            ),
-            "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
-        );
     }
 }
