@@ -86,19 +86,25 @@ pub(super) async fn assume(
 /// STS's own input validation, reported all at once in its words.
 fn validate(params: &Params) -> Result<Request<'_>, StsError> {
     let mut problems = Vec::new();
+    // AWS leaves sensitive members' values out of its messages.
     let mut required = |name: &'static str, member: &'static str, min: usize, max: usize| {
         let value = params.get(name);
+        let sensitive = member == "webIdentityToken";
+        let at = |v: &str| match sensitive {
+            true => format!("Value at '{member}'"),
+            false => format!("Value '{}' at '{member}'", shown(v)),
+        };
         match value {
             None => problems.push(format!(
                 "Value null at '{member}' failed to satisfy constraint: Member must not be null"
             )),
             Some(v) if v.chars().count() < min => problems.push(format!(
-                "Value '{}' at '{member}' failed to satisfy constraint: Member must have length greater than or equal to {min}",
-                shown(v)
+                "{} failed to satisfy constraint: Member must have length greater than or equal to {min}",
+                at(v)
             )),
             Some(v) if v.chars().count() > max => problems.push(format!(
-                "Value '{}' at '{member}' failed to satisfy constraint: Member must have length less than or equal to {max}",
-                shown(v)
+                "{} failed to satisfy constraint: Member must have length less than or equal to {max}",
+                at(v)
             )),
             Some(_) => {}
         }
