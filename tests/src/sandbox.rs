@@ -20,6 +20,10 @@ pub const DEPLOY_ROLE: &str = "slipway-deploy";
 
 /// Running services. Dropping it stops every server and process it started;
 /// [`Sandbox::shutdown`] does the same, letting open requests finish.
+///
+/// The in-process servers are tasks on the tokio runtime that called
+/// [`SandboxBuilder::start`]: they serve while that runtime runs (a
+/// `#[tokio::test]`'s single thread is enough, as long as the test awaits).
 pub struct Sandbox {
     oidc: OidcIssuer,
     sts: Sts,
@@ -40,6 +44,18 @@ pub struct SandboxBuilder {
     roles: Vec<Role>,
     claims: Claims,
     imds_v1: bool,
+}
+
+impl std::fmt::Debug for Sandbox {
+    // Endpoints only: the static secret stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("oidc", &self.oidc_url)
+            .field("sts", &self.sts_url)
+            .field("imds", &self.imds_url)
+            .field("moto", &self.moto_endpoint())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sandbox {
