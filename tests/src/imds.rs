@@ -47,6 +47,7 @@ pub struct Imds {
 
 #[derive(Debug)]
 struct ImdsState {
+    url: String,
     account_id: String,
     region: String,
     instance_id: String,
@@ -66,6 +67,7 @@ impl Imds {
         let bound = Bound::new("imds").await?;
         let suffix = ids::unique_id("", &bound.url()).to_ascii_lowercase();
         let state = Arc::new(ImdsState {
+            url: bound.url(),
             account_id: config.account_id,
             region: config.region,
             instance_id: format!("i-0{}", &suffix[..16]),
@@ -80,6 +82,11 @@ impl Imds {
         });
         let router = Router::new().fallback(handle).with_state(state.clone());
         Ok((Self { state }, bound.serve(router)))
+    }
+
+    /// This IMDS's base URL (what `AWS_EC2_METADATA_SERVICE_ENDPOINT` takes).
+    pub fn endpoint(&self) -> &str {
+        &self.state.url
     }
 
     /// The host's instance id (`i-0…`).

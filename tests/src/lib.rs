@@ -33,6 +33,7 @@
 //!   oidc() -> &OidcIssuer   sts() -> &Sts   imds() -> &Imds
 //!   credential_store() -> &CredentialStore static_credentials() -> &IssuedCredential
 //!   deploy_role_arn() -> String            env() -> Vec<(String, String)>
+//!   add_host(&mut self).await -> Result<Imds, Error>   (one more simulated EC2 host)
 //!   shutdown(self).await                   (Drop also stops everything)
 //! OidcIssuer
 //!   issuer_url() request_url() request_token() jwks_url() -> String
@@ -44,7 +45,7 @@
 //!   set_credential_lifetime(Duration) add_role(Role) role_arn(name) -> String
 //!   add_provider(issuer_url, client_ids) remove_provider(issuer_url)
 //! Imds
-//!   instance_id() role_name() -> &str  credential() -> IssuedCredential
+//!   endpoint() instance_id() role_name() -> &str  credential() -> IssuedCredential
 //!   set_v1_allowed(bool) set_credential_lifetime(Duration) tokens_issued() -> usize
 //! Role::new(name, TrustPolicy).also_trusting(TrustPolicy).max_session_duration(Duration)
 //! Role::from_trust_document(name, &json_text) -> Result<Role, Error>   (IAM's JSON)

@@ -129,6 +129,15 @@ impl Sandbox {
         &self.imds
     }
 
+    /// Starts the metadata service of one more simulated EC2 host (its own
+    /// instance id and instance-profile credentials, in the same store); it
+    /// stops with the sandbox.
+    pub async fn add_host(&mut self) -> Result<Imds, Error> {
+        let (imds, server) = Imds::start(host_config(&self.credentials, false)).await?;
+        self.servers.push(server);
+        Ok(imds)
+    }
+
     /// The GitHub OIDC issuer.
     pub fn oidc(&self) -> &OidcIssuer {
         &self.oidc
@@ -260,13 +269,7 @@ impl SandboxBuilder {
                 credentials: credentials.clone(),
             })
             .await?;
-            let (imds, imds_server) = Imds::start(ImdsConfig {
-                account_id: ACCOUNT_ID.to_owned(),
-                region: REGION.to_owned(),
-                credentials: credentials.clone(),
-                allow_v1: self.imds_v1,
-            })
-            .await?;
+            let (imds, imds_server) = Imds::start(host_config(&credentials, self.imds_v1)).await?;
             Ok::<_, Error>((oidc, oidc_server, sts, sts_server, imds, imds_server))
         };
         let (moto, services) = tokio::join!(moto, services);
@@ -284,5 +287,15 @@ impl SandboxBuilder {
             servers: vec![oidc_server, sts_server, imds_server],
             moto,
         })
+    }
+}
+
+/// A simulated host in the sandbox's account and region.
+fn host_config(credentials: &CredentialStore, allow_v1: bool) -> ImdsConfig {
+    ImdsConfig {
+        account_id: ACCOUNT_ID.to_owned(),
+        region: REGION.to_owned(),
+        credentials: credentials.clone(),
+        allow_v1,
     }
 }
