@@ -190,6 +190,10 @@ async fn injected_throttling_and_failures_come_first_and_count_as_calls() {
             ("Throttling", "Rate exceeded")
         );
     }
+    sandbox.sts().idp_unreachable_next(1);
+    let (code, message) = refusal(&sandbox, &role, &token).await;
+    assert_eq!(code, "IDPCommunicationError");
+    assert!(message.contains("could not be reached"), "{message}");
     sandbox.sts().fail_next_with(1, 503);
     let error = assume(&sandbox, &role, &token).send().await.unwrap_err();
     assert_eq!(error.raw_response().map(|r| r.status().as_u16()), Some(503));
@@ -199,7 +203,7 @@ async fn injected_throttling_and_failures_come_first_and_count_as_calls() {
     );
     let output = assume(&sandbox, &role, &token).send().await.unwrap();
     assert!(output.credentials().is_some());
-    assert_eq!(sandbox.sts().assume_calls(), 4);
+    assert_eq!(sandbox.sts().assume_calls(), 5);
 }
 
 #[tokio::test]
