@@ -67,7 +67,8 @@ struct StsState {
     region: String,
     sandbox_issuer: String,
     credentials: CredentialStore,
-    /// IAM's OIDC providers: issuer URL → client id list (allowed `aud`s).
+    /// IAM's OIDC providers, keyed as IAM names them (issuer without its
+    /// scheme, see [`trust::provider_host`]) → client ids (allowed `aud`s).
     providers: Mutex<HashMap<String, Vec<String>>>,
     /// Roles by ARN.
     roles: Mutex<HashMap<String, Role>>,
@@ -83,7 +84,7 @@ impl Sts {
     pub(crate) async fn start(config: StsConfig) -> Result<(Self, HttpServer), Error> {
         let bound = Bound::new("sts").await?;
         let providers = HashMap::from([(
-            config.sandbox_issuer.clone(),
+            trust::provider_host(&config.sandbox_issuer).to_owned(),
             vec!["sts.amazonaws.com".to_owned()],
         )]);
         let state = Arc::new(StsState {
@@ -159,7 +160,7 @@ impl Sts {
     /// as audiences (replacing any earlier registration).
     pub fn add_provider(&self, issuer_url: &str, client_ids: &[&str]) {
         lock(&self.state.providers).insert(
-            issuer_url.to_owned(),
+            trust::provider_host(issuer_url).to_owned(),
             client_ids.iter().map(|c| (*c).to_owned()).collect(),
         );
     }
@@ -167,7 +168,7 @@ impl Sts {
     /// Deletes the OIDC provider for `issuer_url`: its tokens then fail with
     /// "No OpenIDConnect provider found in your account for …".
     pub fn remove_provider(&self, issuer_url: &str) {
-        lock(&self.state.providers).remove(issuer_url);
+        lock(&self.state.providers).remove(trust::provider_host(issuer_url));
     }
 }
 

@@ -8,7 +8,7 @@ use quick_xml::escape::partial_escape as escape;
 use serde_json::Value;
 
 use super::error::StsError;
-use super::trust::provider_arn;
+use super::trust::{provider_arn, provider_host};
 use super::{Params, StsState, result_document};
 use crate::credentials::IssuedCredential;
 use crate::ids;
@@ -186,7 +186,7 @@ async fn verify_token(state: &StsState, token: &str) -> Result<Value, StsError> 
         .ok_or_else(not_a_jwt)?
         .to_owned();
     let client_ids = lock(&state.providers)
-        .get(&issuer)
+        .get(provider_host(&issuer))
         .cloned()
         .ok_or_else(|| {
             StsError::invalid_identity_token(format!(
