@@ -12,6 +12,7 @@
 //!   [`sts::trust`] holds [`Role`] and [`TrustPolicy`].
 //! - [`imds`]: [`Imds`], the metadata service of one simulated EC2 host.
 //! - [`moto`]: [`Moto`], moto's server from `.venv`.
+//! - [`venv`]: finding `.venv`'s programs (moto, boto3's python, the AWS CLI).
 //! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
 //! - [`sigv4_verify`]: checks a request's SigV4 signature against them.
@@ -81,6 +82,7 @@ pub mod sigv4_verify;
 pub mod sts;
 mod sync;
 mod timestamp;
+pub mod venv;
 
 pub use claims::Claims;
 pub use credentials::{CredentialStore, IssuedCredential};
