@@ -67,6 +67,14 @@ impl StsError {
         )
     }
 
+    pub(crate) fn malformed_policy() -> Self {
+        Self::sender(
+            StatusCode::BAD_REQUEST,
+            "MalformedPolicyDocument",
+            "The policy is not in the valid JSON format.",
+        )
+    }
+
     pub(crate) fn throttling() -> Self {
         Self::sender(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded")
     }
