@@ -54,6 +54,8 @@ struct ImdsState {
     role_name: String,
     store: CredentialStore,
     allow_v1: AtomicBool,
+    /// Whether an instance profile is attached at all.
+    role_attached: AtomicBool,
     /// Session tokens and when each stops working.
     tokens: Mutex<HashMap<String, Instant>>,
     tokens_issued: AtomicUsize,
@@ -74,6 +76,7 @@ impl Imds {
             role_name: "slipway-host".into(),
             store: config.credentials,
             allow_v1: AtomicBool::new(config.allow_v1),
+            role_attached: AtomicBool::new(true),
             tokens: Mutex::new(HashMap::new()),
             tokens_issued: AtomicUsize::new(0),
             credential: Mutex::new(None),
@@ -102,6 +105,12 @@ impl Imds {
     /// Whether token-less (IMDSv1) requests are answered.
     pub fn set_v1_allowed(&self, allowed: bool) {
         self.state.allow_v1.store(allowed, Ordering::SeqCst);
+    }
+
+    /// Attaches or detaches the instance profile: detached, the
+    /// `iam/` paths answer 404, as on an instance launched without one.
+    pub fn set_role_attached(&self, attached: bool) {
+        self.state.role_attached.store(attached, Ordering::SeqCst);
     }
 
     /// Session tokens handed out so far.
@@ -225,6 +234,9 @@ impl ImdsState {
     }
 
     fn metadata(&self, path: &str) -> Option<String> {
+        if path.starts_with("/latest/meta-data/iam") && !self.role_attached.load(Ordering::SeqCst) {
+            return None;
+        }
         let role_path = format!(
             "/latest/meta-data/iam/security-credentials/{}",
             self.role_name

@@ -47,7 +47,8 @@
 //!   add_provider(issuer_url, client_ids) remove_provider(issuer_url)
 //! Imds
 //!   endpoint() instance_id() role_name() -> &str  credential() -> IssuedCredential
-//!   set_v1_allowed(bool) set_credential_lifetime(Duration) tokens_issued() -> usize
+//!   set_v1_allowed(bool) set_role_attached(bool) set_credential_lifetime(Duration)
+//!   tokens_issued() -> usize
 //! Role::new(name, TrustPolicy).also_trusting(TrustPolicy).max_session_duration(Duration)
 //! Role::from_trust_document(name, &json_text) -> Result<Role, Error>   (IAM's JSON)
 //! role.trust_document(account, issuer) -> Value   Sts::trust_document(name) -> Option<Value>
