@@ -20,6 +20,10 @@ pub const DEPLOY_ROLE: &str = "slipway-deploy";
 
 /// Running services. Dropping it stops every server and process it started;
 /// [`Sandbox::shutdown`] does the same, letting open requests finish.
+///
+/// The in-process servers are tasks on the tokio runtime that called
+/// [`SandboxBuilder::start`]: they serve while that runtime runs (a
+/// `#[tokio::test]`'s single thread is enough, as long as the test awaits).
 pub struct Sandbox {
     oidc: OidcIssuer,
     sts: Sts,
@@ -40,6 +44,18 @@ pub struct SandboxBuilder {
     roles: Vec<Role>,
     claims: Claims,
     imds_v1: bool,
+}
+
+impl std::fmt::Debug for Sandbox {
+    // Endpoints only: the static secret stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("oidc", &self.oidc_url)
+            .field("sts", &self.sts_url)
+            .field("imds", &self.imds_url)
+            .field("moto", &self.moto_endpoint())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sandbox {
@@ -111,6 +127,15 @@ impl Sandbox {
     /// The simulated EC2 host's metadata service.
     pub fn imds(&self) -> &Imds {
         &self.imds
+    }
+
+    /// Starts the metadata service of one more simulated EC2 host (its own
+    /// instance id and instance-profile credentials, in the same store); it
+    /// stops with the sandbox.
+    pub async fn add_host(&mut self) -> Result<Imds, Error> {
+        let (imds, server) = Imds::start(host_config(&self.credentials, false)).await?;
+        self.servers.push(server);
+        Ok(imds)
     }
 
     /// The GitHub OIDC issuer.
@@ -244,13 +269,7 @@ impl SandboxBuilder {
                 credentials: credentials.clone(),
             })
             .await?;
-            let (imds, imds_server) = Imds::start(ImdsConfig {
-                account_id: ACCOUNT_ID.to_owned(),
-                region: REGION.to_owned(),
-                credentials: credentials.clone(),
-                allow_v1: self.imds_v1,
-            })
-            .await?;
+            let (imds, imds_server) = Imds::start(host_config(&credentials, self.imds_v1)).await?;
             Ok::<_, Error>((oidc, oidc_server, sts, sts_server, imds, imds_server))
         };
         let (moto, services) = tokio::join!(moto, services);
@@ -268,5 +287,15 @@ impl SandboxBuilder {
             servers: vec![oidc_server, sts_server, imds_server],
             moto,
         })
+    }
+}
+
+/// A simulated host in the sandbox's account and region.
+fn host_config(credentials: &CredentialStore, allow_v1: bool) -> ImdsConfig {
+    ImdsConfig {
+        account_id: ACCOUNT_ID.to_owned(),
+        region: REGION.to_owned(),
+        credentials: credentials.clone(),
+        allow_v1,
     }
 }
