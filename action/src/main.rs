@@ -12,7 +12,7 @@ use slipway_action::github::commands::escape_data;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("SLIPWAY_LOG"))
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .init();
     let env = Env::from_process();
@@ -27,6 +27,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `SLIPWAY_LOG` (default: errors only), with the AWS SDK and HTTP stack capped at info:
+/// at debug and trace it prints the resolved identity, whose credentials
+/// carry the access key id (and signing logs the Authorization header), and a step's stderr may reach the log before the
+/// runner has seen the masks on stdout.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let mut filter = tracing_subscriber::EnvFilter::from_env("SLIPWAY_LOG");
+    // A target directive matches by prefix: `aws` covers every aws_* crate.
+    for target in ["aws", "hyper", "reqwest"] {
+        if let Ok(directive) = format!("{target}=info").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
 }
 
 fn run(cli: Cli, env: &Env) -> anyhow::Result<ExitCode> {
