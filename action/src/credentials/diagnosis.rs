@@ -313,23 +313,54 @@ impl TrustStatement {
     }
 }
 
+impl Diagnosis {
+    /// The same report as Markdown, for the job summary.
+    pub fn to_markdown(&self) -> String {
+        use crate::github::summary::code;
+        let claims = self.claims.clone().unwrap_or_default();
+        let mut md = format!(
+            "### slipway credentials: AssumeRoleWithWebIdentity refused\n\n{}\n\n| | |\n|---|---|\n",
+            code(&self.refusal)
+        );
+        for (name, value) in self.rows(&claims) {
+            md.push_str(&format!(
+                "| {name} | {} |\n",
+                value.map_or("(absent)".to_owned(), |v| code(&v))
+            ));
+        }
+        md.push_str(&format!("\n**Most likely cause:** {}.\n", self.explanation));
+        for other in &self.also_check {
+            md.push_str(&format!("\nAlso check: {other}.\n"));
+        }
+        if let Some(statement) = &self.statement {
+            md.push_str(&format!(
+                "\nThis trust-policy statement admits this token:\n\n```json\n{}\n```\n",
+                statement.to_json()
+            ));
+        }
+        md
+    }
+
+    fn rows(&self, claims: &Claims) -> [(&'static str, Option<String>); 7] {
+        let aud = claims.aud.join(", ");
+        [
+            ("role", Some(self.role_arn.clone())),
+            ("iss", claims.iss.clone()),
+            ("aud", (!aud.is_empty()).then_some(aud)),
+            ("sub", claims.sub.clone()),
+            ("ref", claims.git_ref.clone()),
+            ("environment", claims.environment.clone()),
+            ("event_name", claims.event_name.clone()),
+        ]
+    }
+}
+
 impl fmt::Display for Diagnosis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "AssumeRoleWithWebIdentity refused: {}", self.refusal)?;
-        let none = "(absent)";
         let claims = self.claims.clone().unwrap_or_default();
-        let aud = claims.aud.join(", ");
-        let rows = [
-            ("role", Some(self.role_arn.as_str())),
-            ("iss", claims.iss.as_deref()),
-            ("aud", (!aud.is_empty()).then_some(aud.as_str())),
-            ("sub", claims.sub.as_deref()),
-            ("ref", claims.git_ref.as_deref()),
-            ("environment", claims.environment.as_deref()),
-            ("event_name", claims.event_name.as_deref()),
-        ];
-        for (name, value) in rows {
-            writeln!(f, "  {name:<12} {}", value.unwrap_or(none))?;
+        for (name, value) in self.rows(&claims) {
+            writeln!(f, "  {name:<12} {}", value.as_deref().unwrap_or("(absent)"))?;
         }
         writeln!(f, "Most likely cause: {}.", self.explanation)?;
         for other in &self.also_check {
@@ -525,6 +556,23 @@ mod tests {
         ] {
             assert!(text.contains(needed), "{needed:?} missing from:\n{text}");
         }
+    }
+
+    #[test]
+    fn the_markdown_report_fences_the_statement() {
+        let md = diagnose(
+            &denied(),
+            Some(&claims("repo:acme/shop:ref:refs/heads/dev")),
+            &role(),
+        )
+        .unwrap()
+        .to_markdown();
+        assert!(
+            md.contains("| sub | `repo:acme/shop:ref:refs/heads/dev` |"),
+            "{md}"
+        );
+        assert!(md.contains("| environment | (absent) |"), "{md}");
+        assert!(md.contains("```json\n{"), "{md}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ use std::io::Write;
 use crate::cli::CredentialsArgs;
 use crate::env::Env;
 use crate::github::commands::{Annotation, Level};
+use crate::github::summary::{self, code};
 use crate::{Error, Result};
 
 use exchange::Exchange;
@@ -105,18 +106,39 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
     } else {
         export::to_shell(cx.out, &request, &assumed)?;
     }
+    let expiration = export::timestamp(assumed.expiration);
     writeln!(
         cx.err,
-        "slipway: assumed {} until {}",
-        identity.arn,
-        export::timestamp(assumed.expiration)
+        "slipway: assumed {} until {expiration}",
+        identity.arn
     )
     .map_err(Error::Output)?;
+    if actions {
+        summary::append(
+            cx.env,
+            &format!(
+                "### slipway credentials\n\nAssumed {} as {} until {expiration}.\n",
+                code(&request.role.arn),
+                code(&identity.arn)
+            ),
+        )?;
+    }
     Ok(Issued {
         assumed,
         identity,
         exchange,
     })
+}
+
+impl Issued {
+    /// Credentials for the deploy commands' SDK clients that start from this
+    /// session and renew it before it ends.
+    pub fn into_provider(
+        self,
+        time: aws_smithy_async::time::SharedTimeSource,
+    ) -> provider::RefreshingCredentials {
+        provider::RefreshingCredentials::starting_with(self.exchange, time, self.assumed)
+    }
 }
 
 /// Prints the diagnosis of a refusal: the report on stderr, the cause as an
@@ -130,6 +152,7 @@ fn explain(error: &Error, request: &Request, actions: bool, cx: &mut Context<'_>
     };
     write!(cx.err, "{diagnosis}").map_err(Error::Output)?;
     if actions {
+        summary::append(cx.env, &diagnosis.to_markdown())?;
         let annotation = Annotation {
             level: Level::Error,
             file: None,

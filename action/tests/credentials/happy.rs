@@ -52,6 +52,11 @@ async fn the_happy_path_writes_credentials_to_github_env_and_outputs() {
 
     assert_eq!(sandbox.sts().assume_calls(), 1);
     run.assert_stderr_has(&[&format!("assumed {arn}")]);
+    assert!(
+        run.summary.contains(&format!("as `{arn}` until")),
+        "{}",
+        run.summary
+    );
 }
 
 #[tokio::test]

@@ -41,6 +41,12 @@ async fn a_wrong_sub_names_the_cause_and_the_condition_that_fixes_it() {
         run.stdout
     );
 
+    assert!(
+        run.summary.contains("| environment | `production` |") && run.summary.contains("```json"),
+        "{}",
+        run.summary
+    );
+
     // The printed statement really admits the token: a role trusting exactly
     // its condition gives credentials.
     let statement = printed_statement(&run.stderr);

@@ -22,6 +22,8 @@ pub struct Run {
     pub stderr: String,
     pub github_env: Vec<(String, String)>,
     pub github_output: Vec<(String, String)>,
+    /// The job summary's Markdown.
+    pub summary: String,
 }
 
 impl Run {
@@ -77,9 +79,11 @@ impl Step {
         };
         let env_file = step.path("github_env");
         let output_file = step.path("github_output");
+        let summary_file = step.path("step_summary");
         step.set("GITHUB_ACTIONS", "true")
             .set("GITHUB_ENV", env_file.to_str().unwrap())
             .set("GITHUB_OUTPUT", output_file.to_str().unwrap())
+            .set("GITHUB_STEP_SUMMARY", summary_file.to_str().unwrap())
             .set("GITHUB_REPOSITORY", "acme/shop")
             .set("GITHUB_RUN_ID", "12345678901")
             .set("GITHUB_RUN_ATTEMPT", "1")
@@ -144,6 +148,7 @@ impl Step {
             stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
             github_env: read("github_env"),
             github_output: read("github_output"),
+            summary: std::fs::read_to_string(self.path("step_summary")).unwrap_or_default(),
         }
     }
 }
