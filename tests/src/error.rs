@@ -48,12 +48,16 @@ pub enum Error {
         source: std::io::Error,
     },
     /// moto_server exited before it answered.
-    #[error("moto_server exited ({status}) before answering on {url}")]
+    #[error(
+        "moto_server exited ({status}) before answering on {url}; its stderr ends: {stderr_tail}"
+    )]
     MotoExited {
         /// The URL polled.
         url: String,
         /// How it exited.
         status: std::process::ExitStatus,
+        /// The end of what it wrote to stderr.
+        stderr_tail: String,
     },
     /// moto_server did not answer in time.
     #[error("moto_server did not answer on {url} within {timeout:?}")]
@@ -69,5 +73,49 @@ pub enum Error {
         /// reqwest's error.
         #[source]
         source: reqwest::Error,
+    },
+    /// A service did not answer its readiness probe.
+    #[error("probe {url}")]
+    Probe {
+        /// The URL probed.
+        url: String,
+        /// reqwest's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The environment could not be written out.
+    #[error("write the sandbox environment")]
+    WriteEnv {
+        /// The write error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The environment file could not be written.
+    #[error("write the sandbox environment to {path}")]
+    WriteEnvFile {
+        /// The file.
+        path: PathBuf,
+        /// The write error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A trust policy document is not JSON.
+    #[error("trust policy of role {role} is not JSON")]
+    TrustDocumentJson {
+        /// The role being defined.
+        role: String,
+        /// serde_json's error (with line and column).
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A trust policy document says something the sandbox cannot model.
+    #[error("trust policy of role {role}: {field}: {reason}")]
+    TrustDocument {
+        /// The role being defined.
+        role: String,
+        /// Where in the document (`Statement[0].Condition.StringLike`).
+        field: String,
+        /// What is wrong there.
+        reason: &'static str,
     },
 }

@@ -21,6 +21,8 @@ const PORT_ATTEMPTS: usize = 3;
 pub struct Moto {
     child: Child,
     url: String,
+    /// moto's stderr, kept so a failed start can say why.
+    log: tempfile::NamedTempFile,
 }
 
 impl Moto {
@@ -29,9 +31,14 @@ impl Moto {
         workspace_root().join(".venv/bin/moto_server")
     }
 
-    /// Starts moto and waits until it answers HTTP.
+    /// Starts moto from `.venv` and waits until it answers HTTP.
     pub async fn start() -> Result<Self, Error> {
-        let path = Self::executable();
+        Self::start_at(&Self::executable()).await
+    }
+
+    /// Starts the `moto_server` at `path` and waits until it answers HTTP.
+    pub async fn start_at(path: &Path) -> Result<Self, Error> {
+        let path = path.to_owned();
         if !path.is_file() {
             return Err(Error::MotoMissing { path });
         }
@@ -52,12 +59,18 @@ impl Moto {
     }
 
     fn spawn(path: &Path, port: u16) -> Result<Self, Error> {
+        let spawn_error = |source| Error::SpawnMoto {
+            path: path.to_owned(),
+            source,
+        };
+        let log = tempfile::NamedTempFile::new().map_err(spawn_error)?;
+        let stderr = log.reopen().map_err(spawn_error)?;
         let mut command = Command::new(path);
         command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             // Its own group, so one signal reaches moto and anything it forks.
             .process_group(0);
         // SAFETY: prctl is async-signal-safe and touches no memory of ours.
@@ -68,13 +81,11 @@ impl Moto {
                 Ok(())
             });
         }
-        let child = command.spawn().map_err(|source| Error::SpawnMoto {
-            path: path.to_owned(),
-            source,
-        })?;
+        let child = command.spawn().map_err(spawn_error)?;
         Ok(Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            log,
         })
     }
 
@@ -89,6 +100,7 @@ impl Moto {
                 return Err(Error::MotoExited {
                     url: self.url.clone(),
                     status,
+                    stderr_tail: self.stderr_tail(),
                 });
             }
             if Instant::now() >= deadline {
@@ -99,6 +111,17 @@ impl Moto {
             }
             tokio::time::sleep(POLL_INTERVAL).await;
         }
+    }
+
+    /// The last lines moto wrote to stderr.
+    fn stderr_tail(&self) -> String {
+        const TAIL: usize = 2000;
+        let text = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+        let start = text.len().saturating_sub(TAIL);
+        let start = (start..text.len())
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(text.len());
+        text[start..].trim().to_owned()
     }
 
     /// The endpoint for every service moto serves.
@@ -135,4 +158,36 @@ fn free_port() -> Result<u16, Error> {
 pub fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[tokio::test]
+    async fn a_missing_venv_says_to_run_setup() {
+        let error = Moto::start_at(Path::new("/nonexistent/moto_server"))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::MotoMissing { .. }));
+        assert!(error.to_string().contains("scripts/setup"));
+    }
+
+    #[tokio::test]
+    async fn a_server_that_dies_at_start_reports_its_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("moto_server");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho 'ImportError: no module named moto' >&2\nexit 3\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let error = Moto::start_at(&fake).await.unwrap_err();
+        let Error::MotoExited { stderr_tail, .. } = &error else {
+            panic!("unexpected error: {error}");
+        };
+        assert_eq!(stderr_tail, "ImportError: no module named moto");
+    }
 }

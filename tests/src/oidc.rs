@@ -4,12 +4,11 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rand::distr::{Alphanumeric, SampleString};
@@ -20,6 +19,7 @@ use crate::claims::{Claims, TOKEN_LIFETIME};
 use crate::server::{Bound, HttpServer};
 use crate::signing_key::SigningKey;
 use crate::sync::lock;
+use crate::timestamp::unix_now;
 
 /// The path of the token endpoint, shaped like the Actions service's.
 const TOKEN_PATH: &str = "/_apis/distributedtask/hubs/Actions/plans/7f1c2a4e-0000-4000-8000-000000000001/jobs/7f1c2a4e-0000-4000-8000-000000000002/idtoken";
@@ -132,7 +132,7 @@ impl OidcIssuer {
     /// can alter them and sign with [`SigningKey::sign`].
     pub fn jwt_claims(&self, audience: &str) -> Value {
         self.claims()
-            .to_jwt_claims(&self.state.issuer_url, audience, now(), TOKEN_LIFETIME)
+            .to_jwt_claims(&self.state.issuer_url, audience, unix_now(), TOKEN_LIFETIME)
     }
 }
 
@@ -144,9 +144,9 @@ impl IssuerState {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         let iat = if expire {
-            now() - TOKEN_LIFETIME.as_secs() - EXPIRED_AGO
+            unix_now() - TOKEN_LIFETIME.as_secs() - EXPIRED_AGO
         } else {
-            now()
+            unix_now()
         };
         let payload = claims.to_jwt_claims(&self.issuer_url, audience, iat, TOKEN_LIFETIME);
         self.issued.fetch_add(1, Ordering::SeqCst);
@@ -179,11 +179,13 @@ async fn jwks(State(state): State<Arc<IssuerState>>) -> Json<Value> {
     Json(json!({ "keys": [state.key.jwk()] }))
 }
 
-async fn token(
-    State(state): State<Arc<IssuerState>>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
+async fn token(State(state): State<Arc<IssuerState>>, uri: Uri, headers: HeaderMap) -> Response {
+    // Parsed by hand: any query string, however mangled, gets an answer in
+    // the service's own error shape rather than axum's plain-text one.
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     if let Some(status) = *lock(&state.refuse_status) {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return actions_error(
@@ -240,10 +242,4 @@ fn actions_error(status: StatusCode, message: &str) -> Response {
         "eventId": 3000
     });
     (status, Json(body)).into_response()
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

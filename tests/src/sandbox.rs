@@ -5,6 +5,7 @@ use crate::Error;
 use crate::claims::Claims;
 use crate::credentials::{CredentialStore, IssuedCredential};
 use crate::ids;
+use crate::imds::{Imds, ImdsConfig};
 use crate::moto::Moto;
 use crate::oidc::OidcIssuer;
 use crate::server::HttpServer;
@@ -19,13 +20,19 @@ pub const DEPLOY_ROLE: &str = "slipway-deploy";
 
 /// Running services. Dropping it stops every server and process it started;
 /// [`Sandbox::shutdown`] does the same, letting open requests finish.
+///
+/// The in-process servers are tasks on the tokio runtime that called
+/// [`SandboxBuilder::start`]: they serve while that runtime runs (a
+/// `#[tokio::test]`'s single thread is enough, as long as the test awaits).
 pub struct Sandbox {
     oidc: OidcIssuer,
     sts: Sts,
+    imds: Imds,
     credentials: CredentialStore,
     static_credentials: IssuedCredential,
     oidc_url: String,
     sts_url: String,
+    imds_url: String,
     servers: Vec<HttpServer>,
     moto: Option<Moto>,
 }
@@ -36,6 +43,19 @@ pub struct SandboxBuilder {
     moto: bool,
     roles: Vec<Role>,
     claims: Claims,
+    imds_v1: bool,
+}
+
+impl std::fmt::Debug for Sandbox {
+    // Endpoints only: the static secret stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("oidc", &self.oidc_url)
+            .field("sts", &self.sts_url)
+            .field("imds", &self.imds_url)
+            .field("moto", &self.moto_endpoint())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sandbox {
@@ -46,6 +66,7 @@ impl Sandbox {
             moto: true,
             roles: Vec::new(),
             claims: Claims::default(),
+            imds_v1: false,
         }
     }
 
@@ -97,6 +118,26 @@ impl Sandbox {
             .expect("this sandbox was started without_moto(): it has no S3, SSM or KMS endpoint")
     }
 
+    /// IMDS's URL, `http://127.0.0.1:PORT` (the base that
+    /// `AWS_EC2_METADATA_SERVICE_ENDPOINT` takes).
+    pub fn imds_endpoint(&self) -> String {
+        self.imds_url.clone()
+    }
+
+    /// The simulated EC2 host's metadata service.
+    pub fn imds(&self) -> &Imds {
+        &self.imds
+    }
+
+    /// Starts the metadata service of one more simulated EC2 host (its own
+    /// instance id and instance-profile credentials, in the same store); it
+    /// stops with the sandbox.
+    pub async fn add_host(&mut self) -> Result<Imds, Error> {
+        let (imds, server) = Imds::start(host_config(&self.credentials, false)).await?;
+        self.servers.push(server);
+        Ok(imds)
+    }
+
     /// The GitHub OIDC issuer.
     pub fn oidc(&self) -> &OidcIssuer {
         &self.oidc
@@ -135,6 +176,7 @@ impl Sandbox {
         env.extend([
             ("ACTIONS_ID_TOKEN_REQUEST_URL", self.oidc.request_url()),
             ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", self.oidc.request_token()),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", self.imds_endpoint()),
             (
                 "AWS_ACCESS_KEY_ID",
                 self.static_credentials.access_key_id.clone(),
@@ -179,6 +221,13 @@ impl SandboxBuilder {
         self
     }
 
+    /// Lets IMDS answer token-less (IMDSv1) requests; by default it
+    /// requires a session token, as `HttpTokens=required` does.
+    pub fn allow_imds_v1(mut self) -> Self {
+        self.imds_v1 = true;
+        self
+    }
+
     /// The run context the issuer's tokens describe at first.
     pub fn claims(mut self, claims: Claims) -> Self {
         self.claims = claims;
@@ -220,20 +269,33 @@ impl SandboxBuilder {
                 credentials: credentials.clone(),
             })
             .await?;
-            Ok::<_, Error>((oidc, oidc_server, sts, sts_server))
+            let (imds, imds_server) = Imds::start(host_config(&credentials, self.imds_v1)).await?;
+            Ok::<_, Error>((oidc, oidc_server, sts, sts_server, imds, imds_server))
         };
         let (moto, services) = tokio::join!(moto, services);
         let moto = moto?;
-        let (oidc, oidc_server, sts, sts_server) = services?;
+        let (oidc, oidc_server, sts, sts_server, imds, imds_server) = services?;
         Ok(Sandbox {
             oidc_url: oidc_server.url(),
             sts_url: sts_server.url(),
+            imds_url: imds_server.url(),
             oidc,
             sts,
+            imds,
             credentials,
             static_credentials,
-            servers: vec![oidc_server, sts_server],
+            servers: vec![oidc_server, sts_server, imds_server],
             moto,
         })
+    }
+}
+
+/// A simulated host in the sandbox's account and region.
+fn host_config(credentials: &CredentialStore, allow_v1: bool) -> ImdsConfig {
+    ImdsConfig {
+        account_id: ACCOUNT_ID.to_owned(),
+        region: REGION.to_owned(),
+        credentials: credentials.clone(),
+        allow_v1,
     }
 }

@@ -1,21 +1,39 @@
-//! GetCallerIdentity: who signed the request, by its access key id.
+//! GetCallerIdentity: who signed the request, checked by its SigV4 signature.
 
 use std::time::SystemTime;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method, Uri};
 use quick_xml::escape::partial_escape as escape;
 
 use super::error::StsError;
 use super::{StsState, result_document};
-use crate::credentials::IssuedCredential;
 use crate::ids;
+use crate::sigv4_verify::{self, SignatureError};
+
+/// The parts of the request a signature covers.
+pub(super) struct Signed<'a> {
+    pub(super) method: &'a Method,
+    pub(super) uri: &'a Uri,
+    pub(super) headers: &'a HeaderMap,
+    pub(super) body: &'a [u8],
+}
 
 pub(super) fn identity(
     state: &StsState,
     request_id: &str,
-    headers: &HeaderMap,
+    request: &Signed<'_>,
 ) -> Result<String, StsError> {
-    let caller = authenticate(state, headers)?;
+    let caller = sigv4_verify::verify(
+        request.method,
+        request.uri,
+        request.headers,
+        request.body,
+        "sts",
+        &state.region,
+        &state.credentials,
+        SystemTime::now(),
+    )
+    .map_err(|error| refusal(&error))?;
     let result = format!(
         "    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n",
         escape(caller.principal_arn.as_str()),
@@ -25,34 +43,22 @@ pub(super) fn identity(
     Ok(result_document("GetCallerIdentity", &result, request_id))
 }
 
-/// The credential named in the SigV4 `Authorization` header, if the
-/// sandbox issued it, it has not expired, and the session token matches.
-///
-/// The signature itself is not recomputed here.
-fn authenticate(state: &StsState, headers: &HeaderMap) -> Result<IssuedCredential, StsError> {
-    let authorization = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(StsError::missing_authentication)?;
-    let access_key_id = authorization
-        .split_once("Credential=")
-        .and_then(|(_, rest)| rest.split('/').next())
-        .ok_or_else(StsError::missing_authentication)?;
-    let credential = state
-        .credentials
-        .lookup(access_key_id)
-        .ok_or_else(StsError::invalid_client_token)?;
-    let presented = headers
-        .get("x-amz-security-token")
-        .and_then(|v| v.to_str().ok());
-    if presented != credential.session_token.as_deref() {
-        return Err(StsError::invalid_client_token());
+/// STS names signature errors in its Query dialect, not the JSON
+/// services' `…Exception` names that `sigv4_verify` reports.
+fn refusal(error: &SignatureError) -> StsError {
+    let (_, message, _) = error.aws_error();
+    match error {
+        SignatureError::MissingAuthentication => StsError::missing_authentication(),
+        SignatureError::UnknownAccessKey { .. } | SignatureError::BadSessionToken { .. } => {
+            StsError::invalid_client_token()
+        }
+        SignatureError::ExpiredToken { .. } => StsError::expired_client_token(),
+        SignatureError::Incomplete { .. } => StsError::signature("IncompleteSignature", message),
+        SignatureError::WrongScope { .. }
+        | SignatureError::SignatureExpired { .. }
+        | SignatureError::SignatureNotYetCurrent { .. } => {
+            StsError::signature("SignatureDoesNotMatch", message)
+        }
+        SignatureError::Mismatch => StsError::signature("SignatureDoesNotMatch", message),
     }
-    if credential
-        .expiration
-        .is_some_and(|exp| exp <= SystemTime::now())
-    {
-        return Err(StsError::expired_client_token());
-    }
-    Ok(credential)
 }

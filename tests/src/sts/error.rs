@@ -115,6 +115,11 @@ impl StsError {
         )
     }
 
+    /// A signature STS cannot accept (`code` is STS's name for the problem).
+    pub(crate) fn signature(code: &'static str, message: String) -> Self {
+        Self::sender(StatusCode::FORBIDDEN, code, message)
+    }
+
     /// A server-side failure a test injected: 503 reads as
     /// `ServiceUnavailable`, anything else as `InternalFailure`.
     pub(crate) fn injected(status: u16) -> Self {

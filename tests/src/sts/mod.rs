@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`trust`]: roles and their trust policies.
+//! - `trust_document`: the same as IAM's JSON documents, read and written.
 //! - `web_identity`: AssumeRoleWithWebIdentity (parameters, JWT, trust).
 //! - `caller`: GetCallerIdentity and who signed the request.
 //! - `jwks`: fetching and caching each provider's signing keys.
@@ -12,6 +13,7 @@ mod caller;
 mod error;
 mod jwks;
 pub mod trust;
+mod trust_document;
 mod web_identity;
 
 use std::collections::HashMap;
@@ -62,6 +64,7 @@ pub struct Sts {
 #[derive(Debug)]
 struct StsState {
     account_id: String,
+    region: String,
     sandbox_issuer: String,
     credentials: CredentialStore,
     /// IAM's OIDC providers: issuer URL → client id list (allowed `aud`s).
@@ -84,6 +87,7 @@ impl Sts {
         )]);
         let state = Arc::new(StsState {
             account_id: config.account_id,
+            region: config.region,
             sandbox_issuer: config.sandbox_issuer,
             credentials: config.credentials,
             providers: Mutex::new(providers),
@@ -98,7 +102,7 @@ impl Sts {
         for role in config.roles {
             sts.add_role(role);
         }
-        tracing::debug!(region = %config.region, url = %bound.url(), "sts listening");
+        tracing::debug!(url = %bound.url(), "sts listening");
         let router = Router::new().fallback(handle).with_state(sts.state.clone());
         Ok((sts, bound.serve(router)))
     }
@@ -129,6 +133,13 @@ impl Sts {
     pub fn add_role(&self, role: Role) {
         let arn = role.arn(&self.state.account_id);
         lock(&self.state.roles).insert(arn, role);
+    }
+
+    /// The trust policy of role `name` as an IAM JSON document, if it exists.
+    pub fn trust_document(&self, name: &str) -> Option<serde_json::Value> {
+        let roles = lock(&self.state.roles);
+        let role = roles.get(&self.role_arn(name))?;
+        Some(role.trust_document(&self.state.account_id, &self.state.sandbox_issuer))
     }
 
     /// The ARN `name` has in the sandbox's account.
@@ -192,7 +203,15 @@ async fn dispatch(
         ("AssumeRoleWithWebIdentity", API_VERSION) => {
             web_identity::assume(state, request_id, &params).await
         }
-        ("GetCallerIdentity", API_VERSION) => caller::identity(state, request_id, headers),
+        ("GetCallerIdentity", API_VERSION) => {
+            let signed = caller::Signed {
+                method,
+                uri,
+                headers,
+                body: &body,
+            };
+            caller::identity(state, request_id, &signed)
+        }
         _ => Err(StsError::invalid_action(action, version)),
     }
 }

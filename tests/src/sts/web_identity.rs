@@ -1,17 +1,19 @@
 //! AssumeRoleWithWebIdentity: parameter validation, the JWT's signature,
 //! lifetime, issuer and audience, then the role's trust policy.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use jsonwebtoken::{Algorithm, Validation};
 use quick_xml::escape::partial_escape as escape;
 use serde_json::Value;
 
 use super::error::StsError;
+use super::trust::provider_arn;
 use super::{Params, StsState, result_document};
 use crate::credentials::IssuedCredential;
 use crate::ids;
 use crate::sync::lock;
+use crate::timestamp::{iso8601, truncate_to_seconds, unix_now};
 
 const DEFAULT_DURATION: u64 = 3600;
 const MIN_DURATION: u64 = 900;
@@ -37,7 +39,7 @@ pub(super) async fn assume(
     let issuer = claims["iss"].as_str().unwrap_or_default().to_owned();
     let role = lock(&state.roles).get(request.role_arn).cloned();
     let role = match role {
-        Some(role) if role.trust.admits(&issuer, &state.sandbox_issuer, &claims) => role,
+        Some(role) if role.admits(&issuer, &state.sandbox_issuer, &claims) => role,
         // A missing role and an unmet condition read the same, as in IAM.
         _ => return Err(StsError::access_denied()),
     };
@@ -84,19 +86,25 @@ pub(super) async fn assume(
 /// STS's own input validation, reported all at once in its words.
 fn validate(params: &Params) -> Result<Request<'_>, StsError> {
     let mut problems = Vec::new();
+    // AWS leaves sensitive members' values out of its messages.
     let mut required = |name: &'static str, member: &'static str, min: usize, max: usize| {
         let value = params.get(name);
+        let sensitive = member == "webIdentityToken";
+        let at = |v: &str| match sensitive {
+            true => format!("Value at '{member}'"),
+            false => format!("Value '{}' at '{member}'", shown(v)),
+        };
         match value {
             None => problems.push(format!(
                 "Value null at '{member}' failed to satisfy constraint: Member must not be null"
             )),
             Some(v) if v.chars().count() < min => problems.push(format!(
-                "Value '{}' at '{member}' failed to satisfy constraint: Member must have length greater than or equal to {min}",
-                shown(v)
+                "{} failed to satisfy constraint: Member must have length greater than or equal to {min}",
+                at(v)
             )),
             Some(v) if v.chars().count() > max => problems.push(format!(
-                "Value '{}' at '{member}' failed to satisfy constraint: Member must have length less than or equal to {max}",
-                shown(v)
+                "{} failed to satisfy constraint: Member must have length less than or equal to {max}",
+                at(v)
             )),
             Some(_) => {}
         }
@@ -237,35 +245,6 @@ fn first_audience(claims: &Value) -> Option<&str> {
     audiences(claims).into_iter().next()
 }
 
-/// `arn:aws:iam::ACCOUNT:oidc-provider/HOST[:PORT][/PATH]`.
-fn provider_arn(account_id: &str, issuer: &str) -> String {
-    let host_path = issuer
-        .split_once("://")
-        .map_or(issuer, |(_, rest)| rest)
-        .trim_end_matches('/');
-    format!("arn:aws:iam::{account_id}:oidc-provider/{host_path}")
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-fn truncate_to_seconds(t: SystemTime) -> SystemTime {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    UNIX_EPOCH + Duration::from_secs(secs)
-}
-
-/// `2026-12-01T10:00:00Z`, as STS writes timestamps.
-pub(crate) fn iso8601(t: SystemTime) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::from(t)
-        .format(&format)
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,24 +278,5 @@ mod tests {
             panic!("validation passed");
         };
         assert!(format!("{error:?}").contains("regular expression pattern"));
-    }
-
-    #[test]
-    fn provider_arn_drops_the_scheme() {
-        assert_eq!(
-            provider_arn(
-                "123456789012",
-                "https://token.actions.githubusercontent.com"
-            ),
-            "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
-        );
-    }
-
-    #[test]
-    fn timestamps_are_whole_seconds_in_utc() {
-        assert_eq!(
-            iso8601(UNIX_EPOCH + Duration::from_secs(1_795_000_000)),
-            "2026-11-18T11:06:40Z"
-        );
     }
 }

@@ -228,3 +228,52 @@ async fn durations_follow_the_role_and_the_lifetime_override() {
     let expiration = SystemTime::try_from(*output.credentials().unwrap().expiration()).unwrap();
     assert!(expiration <= SystemTime::now() + Duration::from_secs(3));
 }
+
+#[tokio::test]
+async fn a_pasted_iam_trust_document_defines_a_role() {
+    let sandbox = Sandbox::builder().without_moto().start().await.unwrap();
+    let host = sandbox.oidc().issuer_url().replace("http://", "");
+    let document = format!(
+        r#"{{
+          "Version": "2012-10-17",
+          "Statement": [{{
+            "Effect": "Allow",
+            "Principal": {{"Federated": "arn:aws:iam::123456789012:oidc-provider/{host}"}},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {{
+              "StringEquals": {{"{host}:aud": "sts.amazonaws.com", "{host}:environment": "production"}},
+              "StringLike": {{"{host}:sub": "repo:acme/shop:*"}}
+            }}
+          }}]
+        }}"#
+    );
+    sandbox
+        .sts()
+        .add_role(Role::from_trust_document("production", &document).unwrap());
+    let role = sandbox.sts().role_arn("production");
+
+    let token = sandbox.oidc().mint("sts.amazonaws.com");
+    let (code, _) = refusal(&sandbox, &role, &token).await;
+    assert_eq!(code, "AccessDenied", "no environment claim, no entry");
+
+    sandbox.oidc().set_claims(Claims {
+        environment: Some("production".into()),
+        ..Claims::default()
+    });
+    let token = sandbox.oidc().mint("sts.amazonaws.com");
+    let output = assume(&sandbox, &role, &token).send().await.unwrap();
+    assert!(output.credentials().is_some());
+
+    // What the sandbox writes back is a document IAM would read the same way.
+    let written = sandbox.sts().trust_document("production").unwrap();
+    let statement = &written["Statement"][0];
+    assert_eq!(
+        statement["Condition"]["StringLike"][format!("{host}:sub")],
+        "repo:acme/shop:*"
+    );
+    let deploy = sandbox.sts().trust_document("slipway-deploy").unwrap();
+    assert_eq!(
+        deploy["Statement"][0]["Condition"]["StringEquals"][format!("{host}:sub")],
+        "repo:acme/shop:ref:refs/heads/main"
+    );
+}
