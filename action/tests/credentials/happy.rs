@@ -146,3 +146,34 @@ async fn a_missing_required_input_is_named_before_any_call() {
     assert_eq!(sandbox.oidc().tokens_issued(), 0);
     assert_eq!(sandbox.sts().assume_calls(), 0);
 }
+
+#[tokio::test]
+async fn inputs_left_out_arrive_empty_from_the_composite_and_mean_their_defaults() {
+    let sandbox = sandbox().await;
+    let mut step = Step::new(&sandbox);
+    // action.yml maps every input; the runner passes "" for those not given.
+    for input in [
+        "AUDIENCE",
+        "ROLE-SESSION-NAME",
+        "ROLE-DURATION-SECONDS",
+        "ALLOWED-ACCOUNT-IDS",
+        "WEB-IDENTITY-TOKEN-FILE",
+        "STS-ENDPOINT",
+        "RETRY-MAX-ATTEMPTS",
+    ] {
+        step = step.set(&format!("INPUT_{input}"), "");
+    }
+    let run = step
+        .set("INPUT_MASK-AWS-ACCOUNT-ID", "false")
+        .set("INPUT_OUTPUT-CREDENTIALS", "false")
+        .set("INPUT_OUTPUT-ENV-CREDENTIALS", "true")
+        .run()
+        .await;
+    assert!(run.success, "{}", run.all());
+    assert!(run.env("AWS_ACCESS_KEY_ID").is_some());
+    assert!(
+        run.output("authenticated-arn")
+            .unwrap()
+            .ends_with("/slipway-shop-12345678901-1")
+    );
+}

@@ -64,7 +64,7 @@ fn provider(sandbox: &Sandbox, lifetime: Duration) -> (RefreshingCredentials, Ma
 #[tokio::test]
 async fn the_provider_reassumes_with_a_fresh_jwt_before_the_session_ends() {
     let sandbox = sandbox().await;
-    let (provider, clock) = provider(&sandbox, Duration::from_secs(4));
+    let (provider, clock) = provider(&sandbox, Duration::from_secs(40));
 
     let first = provider.provide_credentials().await.unwrap();
     let again = provider.provide_credentials().await.unwrap();
@@ -75,8 +75,12 @@ async fn the_provider_reassumes_with_a_fresh_jwt_before_the_session_ends() {
     );
     assert_eq!(sandbox.sts().assume_calls(), 1);
 
-    // Three quarters into the 4 s session it is renewed, with a new JWT.
-    clock.advance(Duration::from_millis(3100));
+    // Three quarters into the 40 s session (on the manual clock; no real
+    // waiting) it is renewed, with a new JWT.
+    clock.advance(Duration::from_secs(29));
+    let still = provider.provide_credentials().await.unwrap();
+    assert_eq!(first.access_key_id(), still.access_key_id());
+    clock.advance(Duration::from_secs(2));
     let renewed = provider.provide_credentials().await.unwrap();
     assert_ne!(first.access_key_id(), renewed.access_key_id());
     assert_eq!(sandbox.sts().assume_calls(), 2);
@@ -112,6 +116,10 @@ async fn keys_past_their_short_lifetime_are_refused_so_renewal_matters() {
     let config = sts::config(sandbox.region(), Some(&sandbox.sts_endpoint()));
     let stale = sts::caller_identity(&config, &first).await.unwrap_err();
     assert_eq!(stale.code.as_deref(), Some("ExpiredToken"), "{stale}");
+    // The renewed keys get a lifetime no stall of this machine outlasts.
+    sandbox
+        .sts()
+        .set_credential_lifetime(Duration::from_secs(60));
     clock.advance(Duration::from_secs(1));
     let renewed = provider.provide_credentials().await.unwrap();
     sts::caller_identity(&config, &renewed).await.unwrap();

@@ -73,6 +73,21 @@ async fn a_wrong_sub_names_the_cause_and_the_condition_that_fixes_it() {
 }
 
 #[tokio::test]
+async fn the_immutable_sub_form_is_named() {
+    let sandbox = sandbox().await;
+    sandbox.oidc().set_claims(Claims {
+        immutable_sub: true,
+        ..Claims::default()
+    });
+    let run = Step::new(&sandbox).run().await;
+    assert!(!run.success);
+    run.assert_stderr_has(&[
+        "sub          repo:acme@90010020/shop@700100200:ref:refs/heads/main",
+        "has the immutable `OWNER@ID/REPO@ID` form",
+    ]);
+}
+
+#[tokio::test]
 async fn access_denied_makes_exactly_one_sts_call() {
     let sandbox = sandbox().await;
     sandbox.oidc().set_claims(Claims {
