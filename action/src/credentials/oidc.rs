@@ -100,9 +100,10 @@ struct TokenResponse {
 }
 
 async fn request(http: &reqwest::Client, url: &Url, bearer: &str) -> Result<String> {
-    let failed = |source| Error::TokenRequest {
+    let failed = |source: reqwest::Error| Error::TokenRequest {
         url: url.to_string(),
-        source,
+        // The URL is in our message already.
+        source: source.without_url(),
     };
     let response = http
         .get(url.clone())

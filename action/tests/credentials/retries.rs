@@ -65,3 +65,32 @@ async fn a_refused_token_request_is_not_retried() {
     run.assert_stderr_has(&["answered 403"]);
     assert_eq!(sandbox.sts().assume_calls(), 0);
 }
+
+#[tokio::test]
+async fn a_validation_error_fails_on_the_first_call() {
+    let sandbox = sandbox().await;
+    let run = Step::new(&sandbox)
+        .set("INPUT_ROLE-DURATION-SECONDS", "43200")
+        .run()
+        .await;
+    assert!(!run.success);
+    assert_eq!(sandbox.sts().assume_calls(), 1);
+    run.assert_stderr_has(&["ValidationError", "(after 1 attempt)"]);
+}
+
+#[tokio::test]
+async fn an_unreachable_sts_is_retried_then_reported() {
+    let sandbox = sandbox().await;
+    // A port that was free a moment ago and has nothing listening now.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let run = Step::new(&sandbox)
+        .set("AWS_ENDPOINT_URL_STS", &format!("http://{closed}"))
+        .set("INPUT_RETRY-MAX-ATTEMPTS", "2")
+        .run()
+        .await;
+    assert!(!run.success);
+    run.assert_stderr_has(&["(after 2 attempts): cannot reach STS"]);
+}
