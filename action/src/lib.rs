@@ -8,7 +8,7 @@
 //!   and the refreshing credentials provider the deploy commands use.
 //! - [`github`]: GitHub Actions conventions (workflow commands, annotations,
 //!   inputs, file commands).
-//! - [`env`]: the environment, passed in rather than read from the process.
+//! - [`env`](mod@env): the environment, passed in rather than read from the process.
 //! - [`error`]: the crate's error type.
 
 pub mod appspec_check;
