@@ -75,6 +75,13 @@ pub struct CredentialsArgs {
     /// Write the keys to GITHUB_ENV for later steps [default: true].
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub output_env_credentials: Option<String>,
+    /// A JSON IAM policy that narrows the session below the role's own.
+    #[arg(long, value_name = "JSON")]
+    pub inline_session_policy: Option<String>,
+    /// Managed policy ARNs (comma- or newline-separated) that narrow the
+    /// session below the role's own.
+    #[arg(long, value_name = "ARNS")]
+    pub managed_session_policies: Option<String>,
     /// Read the web identity token from this file instead of the runner.
     #[arg(long, value_name = "PATH")]
     pub web_identity_token_file: Option<String>,

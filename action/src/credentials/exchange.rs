@@ -27,6 +27,10 @@ pub struct Exchange {
     pub session_name: String,
     /// The session's lifetime.
     pub duration: Duration,
+    /// An inline session policy.
+    pub policy: Option<String>,
+    /// Managed session policy ARNs.
+    pub policy_arns: Vec<String>,
     /// Retry rules for both the token and STS.
     pub backoff: Backoff,
 }
@@ -40,6 +44,8 @@ impl Exchange {
             role_arn: &self.role.arn,
             session_name: &self.session_name,
             duration: self.duration,
+            policy: self.policy.as_deref(),
+            policy_arns: &self.policy_arns,
         };
         // The token in use, replaced when STS calls it expired. Behind a
         // mutex only because each attempt's future borrows it; attempts

@@ -73,6 +73,8 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
         role: request.role.clone(),
         session_name: request.session_name.clone(),
         duration: request.duration,
+        policy: request.inline_session_policy.clone(),
+        policy_arns: request.managed_session_policies.clone(),
         backoff: cx.backoff.with_max_attempts(request.max_attempts),
     };
     let actions = cx.env.is_actions();

@@ -39,6 +39,10 @@ pub struct Request {
     pub output_credentials: bool,
     /// Whether the keys go to GITHUB_ENV for later steps.
     pub output_env_credentials: bool,
+    /// An inline session policy (JSON), checked to parse.
+    pub inline_session_policy: Option<String>,
+    /// Managed session policy ARNs.
+    pub managed_session_policies: Vec<String>,
     /// A file holding the web identity token, instead of the runner's
     /// token endpoint.
     pub token_file: Option<PathBuf>,
@@ -110,6 +114,21 @@ impl Request {
                 },
                 None => DEFAULT_MAX_ATTEMPTS,
             };
+        let inline_session_policy = inputs.get(
+            "inline-session-policy",
+            args.inline_session_policy.as_deref(),
+        );
+        if let Some(policy) = &inline_session_policy {
+            check_policy(policy).map_err(|reason| invalid("inline-session-policy", reason))?;
+        }
+        let managed_session_policies = match inputs.get(
+            "managed-session-policies",
+            args.managed_session_policies.as_deref(),
+        ) {
+            Some(list) => parse_policy_arns(&list)
+                .map_err(|reason| invalid("managed-session-policies", reason))?,
+            None => Vec::new(),
+        };
         Ok(Self {
             region,
             role,
@@ -132,6 +151,8 @@ impl Request {
                 args.output_env_credentials.as_deref(),
                 true,
             )?,
+            inline_session_policy,
+            managed_session_policies,
             token_file: inputs
                 .get(
                     "web-identity-token-file",
@@ -299,6 +320,37 @@ fn parse_account_ids(list: &str) -> std::result::Result<Vec<String>, String> {
                 Ok(id.to_owned())
             } else {
                 Err(format!("`{id}` is not a 12-digit account id"))
+            }
+        })
+        .collect()
+}
+
+/// A session policy must be a JSON object; IAM judges the rest.
+fn check_policy(policy: &str) -> std::result::Result<(), String> {
+    match serde_json::from_str::<serde_json::Value>(policy) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        Ok(_) => {
+            Err("is JSON but not a policy object ({\"Version\": …, \"Statement\": […]})".to_owned())
+        }
+        Err(e) => Err(format!(
+            "is not JSON: line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        )),
+    }
+}
+
+fn parse_policy_arns(list: &str) -> std::result::Result<Vec<String>, String> {
+    list.split([',', '\n'])
+        .map(str::trim)
+        .filter(|arn| !arn.is_empty())
+        .map(|arn| {
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            match parts[..] {
+                ["arn", "aws" | "aws-cn" | "aws-us-gov", "iam", "", _, resource] if resource.starts_with("policy/") => {
+                    Ok(arn.to_owned())
+                }
+                _ => Err(format!("`{arn}` is not a managed policy ARN like arn:aws:iam::aws:policy/ReadOnlyAccess")),
             }
         })
         .collect()
@@ -495,6 +547,49 @@ mod tests {
         .unwrap_err();
         assert!(
             matches!(err, Error::AccountNotAllowed { ref account, .. } if account == "123456789012")
+        );
+    }
+
+    #[test]
+    fn session_policies_are_checked_before_any_call() {
+        let base = [
+            ("INPUT_AWS-REGION", "eu-west-1"),
+            ("INPUT_ROLE-TO-ASSUME", ROLE),
+        ];
+        let with = |extra: (&'static str, &'static str)| {
+            let mut pairs = base.to_vec();
+            pairs.push(extra);
+            request(&pairs)
+        };
+        let r = with((
+            "INPUT_MANAGED-SESSION-POLICIES",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess,\narn:aws:iam::123456789012:policy/deploy\n",
+        ))
+        .unwrap();
+        assert_eq!(r.managed_session_policies.len(), 2);
+        let r = with((
+            "INPUT_INLINE-SESSION-POLICY",
+            r#"{"Version":"2012-10-17","Statement":[]}"#,
+        ))
+        .unwrap();
+        assert!(r.inline_session_policy.is_some());
+        let err = with(("INPUT_INLINE-SESSION-POLICY", "{\"Version\":"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("inline-session-policy") && err.contains("not JSON"),
+            "{err}"
+        );
+        let err = with(("INPUT_INLINE-SESSION-POLICY", "[]"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a policy object"), "{err}");
+        let err = with(("INPUT_MANAGED-SESSION-POLICIES", "ReadOnlyAccess"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("managed-session-policies") && err.contains("`ReadOnlyAccess`"),
+            "{err}"
         );
     }
 

@@ -13,6 +13,7 @@ use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::config::timeout::TimeoutConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Region};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::types::PolicyDescriptorType;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::retry::Verdict;
@@ -75,6 +76,10 @@ pub struct AssumeParams<'a> {
     pub session_name: &'a str,
     /// The session's lifetime.
     pub duration: Duration,
+    /// An inline session policy.
+    pub policy: Option<&'a str>,
+    /// Managed session policy ARNs.
+    pub policy_arns: &'a [String],
 }
 
 /// Calls AssumeRoleWithWebIdentity once.
@@ -89,6 +94,14 @@ pub async fn assume(
         .role_session_name(params.session_name)
         .duration_seconds(params.duration.as_secs().try_into().unwrap_or(i32::MAX))
         .web_identity_token(token)
+        .set_policy(params.policy.map(str::to_owned))
+        .set_policy_arns((!params.policy_arns.is_empty()).then(|| {
+            params
+                .policy_arns
+                .iter()
+                .map(|arn| PolicyDescriptorType::builder().arn(arn).build())
+                .collect()
+        }))
         .send()
         .await
         .map_err(StsError::from_sdk)?;

@@ -74,6 +74,22 @@ async fn keys_become_outputs_only_with_output_credentials() {
 }
 
 #[tokio::test]
+async fn a_run_with_session_policies_succeeds() {
+    // The sandbox accepts but does not apply session policies; their shape
+    // is checked by the unit tests of `request`.
+    let sandbox = sandbox().await;
+    let run = Step::new(&sandbox)
+        .set(
+            "INPUT_INLINE-SESSION-POLICY",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+        )
+        .set("INPUT_MANAGED-SESSION-POLICIES", "arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .run()
+        .await;
+    assert!(run.success, "{}", run.all());
+}
+
+#[tokio::test]
 async fn outside_actions_flags_give_export_lines() {
     let sandbox = sandbox().await;
     let run = Step::new(&sandbox)
@@ -158,6 +174,8 @@ async fn inputs_left_out_arrive_empty_from_the_composite_and_mean_their_defaults
         "ROLE-DURATION-SECONDS",
         "ALLOWED-ACCOUNT-IDS",
         "WEB-IDENTITY-TOKEN-FILE",
+        "INLINE-SESSION-POLICY",
+        "MANAGED-SESSION-POLICIES",
         "STS-ENDPOINT",
         "RETRY-MAX-ATTEMPTS",
     ] {

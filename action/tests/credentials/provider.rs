@@ -48,6 +48,8 @@ fn exchange(sandbox: &Sandbox) -> Exchange {
         role: RoleArn::parse(&sandbox.deploy_role_arn()).unwrap(),
         session_name: "long-deploy".into(),
         duration: Duration::from_secs(3600),
+        policy: None,
+        policy_arns: Vec::new(),
         backoff: Backoff::default(),
     }
 }
