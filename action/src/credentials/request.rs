@@ -64,35 +64,39 @@ impl Request {
                 input: "aws-region".into(),
             })?;
         check_region(&region).map_err(|reason| invalid("aws-region", reason))?;
-        let role =
-            RoleArn::parse(&inputs.required("role-to-assume", args.role_to_assume.as_deref())?)
-                .map_err(|reason| invalid("role-to-assume", reason))?;
-        let session_name = match inputs.get("role-session-name", args.role_session_name.as_deref())
-        {
-            Some(name) => {
-                check_session_name(&name).map_err(|reason| invalid("role-session-name", reason))?;
-                name
-            }
-            None => default_session_name(env),
-        };
-        let duration = match inputs.get(
-            "role-duration-seconds",
-            args.role_duration_seconds.as_deref(),
-        ) {
-            Some(s) => {
-                parse_duration(&s).map_err(|reason| invalid("role-duration-seconds", reason))?
-            }
-            None => DEFAULT_DURATION,
-        };
+        let role = inputs
+            .parsed(
+                "role-to-assume",
+                args.role_to_assume.as_deref(),
+                RoleArn::parse,
+            )?
+            .ok_or_else(|| Error::MissingInput {
+                input: "role-to-assume".into(),
+            })?;
+        let session_name = inputs
+            .parsed(
+                "role-session-name",
+                args.role_session_name.as_deref(),
+                |s| check_session_name(s).map(|()| s.to_owned()),
+            )?
+            .unwrap_or_else(|| default_session_name(env));
+        let duration = inputs
+            .parsed(
+                "role-duration-seconds",
+                args.role_duration_seconds.as_deref(),
+                parse_duration,
+            )?
+            .unwrap_or(DEFAULT_DURATION);
         let audience = inputs
             .get("audience", args.audience.as_deref())
             .unwrap_or_else(|| default_audience(&role, &region).to_owned());
-        let allowed_account_ids =
-            match inputs.get("allowed-account-ids", args.allowed_account_ids.as_deref()) {
-                Some(list) => parse_account_ids(&list)
-                    .map_err(|reason| invalid("allowed-account-ids", reason))?,
-                None => Vec::new(),
-            };
+        let allowed_account_ids = inputs
+            .parsed(
+                "allowed-account-ids",
+                args.allowed_account_ids.as_deref(),
+                parse_account_ids,
+            )?
+            .unwrap_or_default();
         if !allowed_account_ids.is_empty() && !allowed_account_ids.contains(&role.account) {
             // Fail before asking GitHub or STS for anything: the role can
             // only ever give credentials for its own account.
@@ -101,34 +105,28 @@ impl Request {
                 allowed: allowed_account_ids.join(","),
             });
         }
-        let max_attempts =
-            match inputs.get("retry-max-attempts", args.retry_max_attempts.as_deref()) {
-                Some(s) => match s.parse::<u32>() {
-                    Ok(n @ 1..=20) => n,
-                    _ => {
-                        return Err(invalid(
-                            "retry-max-attempts",
-                            format!("`{s}` is not a whole number from 1 to 20"),
-                        ));
-                    }
+        let max_attempts = inputs
+            .parsed(
+                "retry-max-attempts",
+                args.retry_max_attempts.as_deref(),
+                |s| match s.parse() {
+                    Ok(n @ 1..=20) => Ok(n),
+                    _ => Err(format!("`{s}` is not a whole number from 1 to 20")),
                 },
-                None => DEFAULT_MAX_ATTEMPTS,
-            };
-        let inline_session_policy = inputs.get(
+            )?
+            .unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        let inline_session_policy = inputs.parsed(
             "inline-session-policy",
             args.inline_session_policy.as_deref(),
-        );
-        if let Some(policy) = &inline_session_policy {
-            check_policy(policy).map_err(|reason| invalid("inline-session-policy", reason))?;
-        }
-        let managed_session_policies = match inputs.get(
-            "managed-session-policies",
-            args.managed_session_policies.as_deref(),
-        ) {
-            Some(list) => parse_policy_arns(&list)
-                .map_err(|reason| invalid("managed-session-policies", reason))?,
-            None => Vec::new(),
-        };
+            |s| check_policy(s).map(|()| s.to_owned()),
+        )?;
+        let managed_session_policies = inputs
+            .parsed(
+                "managed-session-policies",
+                args.managed_session_policies.as_deref(),
+                parse_policy_arns,
+            )?
+            .unwrap_or_default();
         Ok(Self {
             region,
             role,

@@ -57,6 +57,24 @@ impl<'a> Inputs<'a> {
         })
     }
 
+    /// An input read with `parse`, whose complaint becomes an error naming
+    /// the input; `None` when not given.
+    pub fn parsed<T>(
+        &self,
+        name: &str,
+        flag: Option<&str>,
+        parse: impl FnOnce(&str) -> std::result::Result<T, String>,
+    ) -> Result<Option<T>> {
+        self.get(name, flag)
+            .map(|value| {
+                parse(&value).map_err(|reason| Error::InvalidInput {
+                    input: name.to_owned(),
+                    reason,
+                })
+            })
+            .transpose()
+    }
+
     /// A boolean input, `default` when not given.
     pub fn bool(&self, name: &str, flag: Option<&str>, default: bool) -> Result<bool> {
         match self.get(name, flag) {
@@ -112,6 +130,19 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, Error::MissingInput { ref input } if input == "role-to-assume"));
         assert!(err.to_string().contains("--role-to-assume"), "{err}");
+    }
+
+    #[test]
+    fn a_parse_failure_names_the_input() {
+        let env = Env::from_pairs([("INPUT_COUNT", "x")]);
+        let inputs = Inputs::new(&env);
+        let err = inputs
+            .parsed("count", None, |s| {
+                s.parse::<u8>().map_err(|_| format!("`{s}` is not a count"))
+            })
+            .unwrap_err();
+        assert_eq!(err.to_string(), "input `count`: `x` is not a count");
+        assert_eq!(inputs.parsed("absent", None, |_| Ok(1)).unwrap(), None);
     }
 
     #[test]
