@@ -32,9 +32,9 @@ pub enum Error {
         #[source]
         source: jsonwebtoken::errors::Error,
     },
-    /// `.venv/bin/moto_server` is not there: `scripts/setup` has not run.
-    #[error("moto_server not found at {path} (run scripts/setup)")]
-    MotoMissing {
+    /// A program `scripts/setup` installs into `.venv` is not there.
+    #[error("{path} not found (run scripts/setup)")]
+    VenvMissing {
         /// Where it was looked for.
         path: PathBuf,
     },

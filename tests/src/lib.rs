@@ -12,6 +12,7 @@
 //!   [`sts::trust`] holds [`Role`] and [`TrustPolicy`].
 //! - [`imds`]: [`Imds`], the metadata service of one simulated EC2 host.
 //! - [`moto`]: [`Moto`], moto's server from `.venv`.
+//! - [`venv`]: finding `.venv`'s programs (moto, boto3's python, the AWS CLI).
 //! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
 //! - [`sigv4_verify`]: checks a request's SigV4 signature against them.
@@ -41,7 +42,7 @@
 //!   expire_next_tokens(n) refuse_requests(status) allow_requests() tokens_issued() -> usize
 //!   signing_key() -> &SigningKey
 //! Sts
-//!   throttle_next(n) fail_next_with(n, status) assume_calls() -> usize
+//!   throttle_next(n) idp_unreachable_next(n) fail_next_with(n, status) assume_calls() -> usize
 //!   set_credential_lifetime(Duration) add_role(Role) role_arn(name) -> String
 //!   add_provider(issuer_url, client_ids) remove_provider(issuer_url)
 //! Imds
@@ -81,6 +82,7 @@ pub mod sigv4_verify;
 pub mod sts;
 mod sync;
 mod timestamp;
+pub mod venv;
 
 pub use claims::Claims;
 pub use credentials::{CredentialStore, IssuedCredential};

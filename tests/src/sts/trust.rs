@@ -168,7 +168,7 @@ impl Condition {
 
 /// An issuer as IAM names its provider: no scheme, no trailing slash
 /// (`token.actions.githubusercontent.com`, `127.0.0.1:PORT`).
-pub(crate) fn provider_host(issuer: &str) -> &str {
+pub fn provider_host(issuer: &str) -> &str {
     issuer
         .split_once("://")
         .map_or(issuer, |(_, rest)| rest)
