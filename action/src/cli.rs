@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Ship a commit to EC2 through AWS CodeDeploy, with no long-lived keys.
 #[derive(Debug, Parser)]
@@ -22,6 +22,12 @@ pub enum Command {
     /// Work with appspec.yml.
     #[command(subcommand)]
     Appspec(AppspecCommand),
+    /// Trade the job's GitHub OIDC token for an IAM role's credentials.
+    ///
+    /// Under GitHub Actions the keys are masked and written to GITHUB_ENV,
+    /// and the account, ARN and expiry to GITHUB_OUTPUT. Elsewhere the
+    /// command prints `export` lines for `eval`.
+    Credentials(Box<CredentialsArgs>),
 }
 
 /// `slipway appspec …`
@@ -36,6 +42,57 @@ pub enum AppspecCommand {
     },
 }
 
+/// `slipway credentials`. Each flag is also the action input of the same
+/// name (`--role-to-assume` is `INPUT_ROLE-TO-ASSUME`); a flag wins. Values
+/// are strings here and checked by the library, so that flags and inputs
+/// share one set of rules and messages.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CredentialsArgs {
+    /// The AWS region (falls back to AWS_REGION, then AWS_DEFAULT_REGION).
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+    /// The ARN of the role to assume.
+    #[arg(long, value_name = "ARN")]
+    pub role_to_assume: Option<String>,
+    /// The token's audience [default: sts.amazonaws.com; .cn in China].
+    #[arg(long, value_name = "AUD")]
+    pub audience: Option<String>,
+    /// The role session name [default: slipway-REPO-RUN_ID-ATTEMPT].
+    #[arg(long, value_name = "NAME")]
+    pub role_session_name: Option<String>,
+    /// The session's lifetime in seconds, 900 to 43200 [default: 3600].
+    #[arg(long, value_name = "SECONDS")]
+    pub role_duration_seconds: Option<String>,
+    /// Comma-separated accounts the credentials may belong to.
+    #[arg(long, value_name = "IDS")]
+    pub allowed_account_ids: Option<String>,
+    /// Mask the account id (and so the ARN) in the log [default: false].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub mask_aws_account_id: Option<String>,
+    /// Also set the keys as step outputs [default: false].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub output_credentials: Option<String>,
+    /// Write the keys to GITHUB_ENV for later steps [default: true].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub output_env_credentials: Option<String>,
+    /// A JSON IAM policy that narrows the session below the role's own.
+    #[arg(long, value_name = "JSON")]
+    pub inline_session_policy: Option<String>,
+    /// Managed policy ARNs (comma- or newline-separated) that narrow the
+    /// session below the role's own.
+    #[arg(long, value_name = "ARNS")]
+    pub managed_session_policies: Option<String>,
+    /// Read the web identity token from this file instead of the runner.
+    #[arg(long, value_name = "PATH")]
+    pub web_identity_token_file: Option<String>,
+    /// Call STS here (overrides AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "URL")]
+    pub sts_endpoint: Option<String>,
+    /// AssumeRoleWithWebIdentity calls at most, 1 to 20 [default: 6].
+    #[arg(long, value_name = "N")]
+    pub retry_max_attempts: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,14 +100,50 @@ mod tests {
     #[test]
     fn appspec_check_defaults_to_the_current_directory() {
         let cli = Cli::try_parse_from(["slipway", "appspec", "check"]).unwrap();
-        let Command::Appspec(AppspecCommand::Check { dir }) = cli.command;
+        let Command::Appspec(AppspecCommand::Check { dir }) = cli.command else {
+            panic!("not appspec check");
+        };
         assert_eq!(dir, PathBuf::from("."));
     }
 
     #[test]
     fn appspec_check_takes_a_directory() {
         let cli = Cli::try_parse_from(["slipway", "appspec", "check", "appspec/"]).unwrap();
-        let Command::Appspec(AppspecCommand::Check { dir }) = cli.command;
+        let Command::Appspec(AppspecCommand::Check { dir }) = cli.command else {
+            panic!("not appspec check");
+        };
         assert_eq!(dir, PathBuf::from("appspec/"));
+    }
+
+    fn credentials(args: &[&str]) -> CredentialsArgs {
+        let cli = Cli::try_parse_from([&["slipway", "credentials"], args].concat()).unwrap();
+        let Command::Credentials(args) = cli.command else {
+            panic!("not credentials");
+        };
+        *args
+    }
+
+    #[test]
+    fn credentials_flags_are_named_as_the_inputs() {
+        let args = credentials(&["--aws-region", "eu-west-1", "--role-to-assume", "arn:x"]);
+        assert_eq!(args.aws_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(args.role_to_assume.as_deref(), Some("arn:x"));
+        assert_eq!(args.audience, None);
+    }
+
+    #[test]
+    fn a_bare_boolean_flag_means_true() {
+        assert_eq!(
+            credentials(&["--mask-aws-account-id"])
+                .mask_aws_account_id
+                .as_deref(),
+            Some("true")
+        );
+        assert_eq!(
+            credentials(&["--output-env-credentials=false"])
+                .output_env_credentials
+                .as_deref(),
+            Some("false")
+        );
     }
 }

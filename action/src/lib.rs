@@ -4,11 +4,17 @@
 //! # Layout
 //! - [`cli`]: the command line, parsed with clap.
 //! - [`appspec_check`]: `slipway appspec check`, the appspec validator's front end.
-//! - [`github`]: GitHub Actions conventions (workflow commands, annotations).
+//! - [`credentials`]: `slipway credentials`, GitHub OIDC to AWS credentials,
+//!   and the refreshing credentials provider the deploy commands use.
+//! - [`github`]: GitHub Actions conventions (workflow commands, annotations,
+//!   inputs, file commands).
+//! - [`env`](mod@env): the environment, passed in rather than read from the process.
 //! - [`error`]: the crate's error type.
 
 pub mod appspec_check;
 pub mod cli;
+pub mod credentials;
+pub mod env;
 pub mod error;
 pub mod github;
 

@@ -5,29 +5,51 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use slipway_action::cli::{AppspecCommand, Cli, Command};
+use slipway_action::credentials::{self, retry::Backoff};
+use slipway_action::env::Env;
+use slipway_action::github::commands::escape_data;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("SLIPWAY_LOG"))
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .init();
-    match run(cli) {
+    let env = Env::from_process();
+    match run(cli, &env) {
         Ok(code) => code,
         Err(err) => {
+            if env.is_actions() {
+                // An annotation shows on the run's summary, not just the log.
+                println!("::error::{}", escape_data(&format!("{err:#}")));
+            }
             eprintln!("slipway: {err:#}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// `SLIPWAY_LOG` (default: errors only), with the AWS SDK and HTTP stack capped at info:
+/// at debug and trace it prints the resolved identity, whose credentials
+/// carry the access key id (and signing logs the Authorization header), and a step's stderr may reach the log before the
+/// runner has seen the masks on stdout.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let mut filter = tracing_subscriber::EnvFilter::from_env("SLIPWAY_LOG");
+    // A target directive matches by prefix: `aws` covers every aws_* crate.
+    for target in ["aws", "hyper", "reqwest"] {
+        if let Ok(directive) = format!("{target}=info").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
+fn run(cli: Cli, env: &Env) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Appspec(AppspecCommand::Check { dir }) => {
-            let env = |name: &str| std::env::var(name).ok();
             let clean = slipway_action::appspec_check::run(
                 &dir,
-                slipway_action::github::is_actions(env),
+                env.is_actions(),
                 &mut std::io::stdout().lock(),
             )?;
             Ok(if clean {
@@ -35,6 +57,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Credentials(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let http = reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .timeout(std::time::Duration::from_secs(30))
+                .build()?;
+            let mut cx = credentials::Context {
+                env,
+                http,
+                backoff: Backoff::default(),
+                out: &mut std::io::stdout(),
+                err: &mut std::io::stderr(),
+            };
+            runtime.block_on(credentials::run(&args, &mut cx))?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -1,0 +1,169 @@
+//! `slipway credentials`: the job's GitHub OIDC token traded for an IAM
+//! role's temporary credentials, which later steps (and the deploy commands,
+//! through [`provider::RefreshingCredentials`]) use.
+//!
+//! # Layout
+//! - [`request`]: the inputs, validated before any call.
+//! - [`oidc`]: minting the token at the runner's endpoint.
+//! - [`sts`]: AssumeRoleWithWebIdentity and GetCallerIdentity, and which of
+//!   their failures are worth a retry.
+//! - [`retry`]: full-jitter backoff, bounded in count and time.
+//! - [`exchange`]: token plus role, with the retry rules.
+//! - [`diagnosis`]: why STS refused, and the trust policy that would admit.
+//! - [`provider`]: credentials that renew themselves before expiry.
+//! - [`export`]: masks, GITHUB_ENV, GITHUB_OUTPUT and `export` lines.
+
+pub mod diagnosis;
+pub mod exchange;
+pub mod export;
+pub mod oidc;
+pub mod provider;
+pub mod request;
+pub mod retry;
+pub mod sts;
+
+use std::io::Write;
+
+use crate::cli::CredentialsArgs;
+use crate::env::Env;
+use crate::github::commands::{Annotation, Level};
+use crate::github::summary::{self, code};
+use crate::{Error, Result};
+
+use exchange::Exchange;
+use request::Request;
+use retry::Backoff;
+use sts::{Assumed, Identity};
+
+/// The outside world `run` works in.
+pub struct Context<'a> {
+    /// The environment variables (inputs, GITHUB_*, AWS_ENDPOINT_URL*).
+    pub env: &'a Env,
+    /// The HTTP client for the token endpoint.
+    pub http: reqwest::Client,
+    /// Retry rules; [`Backoff::default`] except in tests. The request's
+    /// `retry-max-attempts` replaces its count.
+    pub backoff: Backoff,
+    /// stdout: workflow commands and `export` lines.
+    pub out: &'a mut dyn Write,
+    /// stderr: what a person reads.
+    pub err: &'a mut dyn Write,
+}
+
+/// What a successful run produced.
+#[derive(Debug)]
+pub struct Issued {
+    /// The session.
+    pub assumed: Assumed,
+    /// Who it speaks for.
+    pub identity: Identity,
+    /// How to get another, for a refreshing provider.
+    pub exchange: Exchange,
+}
+
+/// Runs `slipway credentials`.
+pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued> {
+    let request = Request::from_inputs(args, cx.env)?;
+    let endpoint = sts::endpoint_override(cx.env, request.sts_endpoint.as_deref());
+    let config = sts::config(&request.region, endpoint.as_deref());
+    let exchange = Exchange {
+        tokens: oidc::TokenSource::new(cx.env, &request.audience, request.token_file.clone())?,
+        http: cx.http.clone(),
+        sts: aws_sdk_sts::Client::from_conf(config.clone()),
+        role: request.role.clone(),
+        session_name: request.session_name.clone(),
+        duration: request.duration,
+        policy: request.inline_session_policy.clone(),
+        policy_arns: request.managed_session_policies.clone(),
+        backoff: cx.backoff.with_max_attempts(request.max_attempts),
+    };
+    let actions = cx.env.is_actions();
+    let assumed = match exchange.assume().await {
+        Ok(assumed) => assumed,
+        Err(error) => {
+            explain(&error, &request, actions, cx)?;
+            return Err(error);
+        }
+    };
+    if actions {
+        // Before anything else can print them.
+        export::mask(cx.out, &export::secrets(&assumed.credentials))?;
+    }
+    let identity = sts::caller_identity(&config, &assumed.credentials)
+        .await
+        .map_err(Error::CallerIdentity)?;
+    if actions && request.mask_account_id {
+        export::mask(cx.out, &[identity.account.as_str()])?;
+    }
+    if !request.allowed_account_ids.is_empty()
+        && !request.allowed_account_ids.contains(&identity.account)
+    {
+        return Err(Error::AccountNotAllowed {
+            account: identity.account.clone(),
+            allowed: request.allowed_account_ids.join(","),
+        });
+    }
+    if actions {
+        export::to_runner(cx.env, &request, &assumed, &identity)?;
+    } else {
+        export::to_shell(cx.out, &request, &assumed)?;
+    }
+    let expiration = export::timestamp(assumed.expiration);
+    writeln!(
+        cx.err,
+        "slipway: assumed {} until {expiration}",
+        identity.arn
+    )
+    .map_err(Error::Output)?;
+    if actions {
+        summary::append(
+            cx.env,
+            &format!(
+                "### slipway credentials\n\nAssumed {} as {} until {expiration}.\n",
+                code(&request.role.arn),
+                code(&identity.arn)
+            ),
+        )?;
+    }
+    Ok(Issued {
+        assumed,
+        identity,
+        exchange,
+    })
+}
+
+impl Issued {
+    /// Credentials for the deploy commands' SDK clients that start from this
+    /// session and renew it before it ends.
+    pub fn into_provider(
+        self,
+        time: aws_smithy_async::time::SharedTimeSource,
+    ) -> provider::RefreshingCredentials {
+        provider::RefreshingCredentials::starting_with(self.exchange, time, self.assumed)
+    }
+}
+
+/// Prints the diagnosis of a refusal: the report on stderr, the cause as an
+/// annotation under Actions.
+fn explain(error: &Error, request: &Request, actions: bool, cx: &mut Context<'_>) -> Result<()> {
+    let Error::AssumeRole { claims, source, .. } = error else {
+        return Ok(());
+    };
+    let Some(diagnosis) = diagnosis::diagnose(source, claims.as_deref(), &request.role) else {
+        return Ok(());
+    };
+    write!(cx.err, "{diagnosis}").map_err(Error::Output)?;
+    if actions {
+        summary::append(cx.env, &diagnosis.to_markdown())?;
+        let annotation = Annotation {
+            level: Level::Error,
+            file: None,
+            line: None,
+            col: None,
+            title: Some("Most likely cause"),
+            message: &diagnosis.explanation,
+        };
+        writeln!(cx.out, "{annotation}").map_err(Error::Output)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,399 @@
+//! The two STS calls: AssumeRoleWithWebIdentity (unsigned: the JWT is the
+//! proof) and GetCallerIdentity (signed with the new credentials), and what
+//! their failures mean for a retry.
+//!
+//! The SDK's own retries are turned off, so the retry count is ours and an
+//! AccessDenied costs exactly one call.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sdk_sts::config::retry::RetryConfig;
+use aws_sdk_sts::config::timeout::TimeoutConfig;
+use aws_sdk_sts::config::{BehaviorVersion, Region};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::types::PolicyDescriptorType;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use super::retry::Verdict;
+use crate::env::Env;
+
+/// The provider name the new credentials carry.
+pub const PROVIDER_NAME: &str = "slipway-web-identity";
+
+/// The STS endpoint to call instead of the regional default, if any: the
+/// explicit one, else `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`, as the
+/// AWS SDKs resolve them (and not at all under
+/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`).
+pub fn endpoint_override(env: &Env, explicit: Option<&str>) -> Option<String> {
+    if let Some(url) = explicit {
+        return Some(url.to_owned());
+    }
+    if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") == Some("true") {
+        return None;
+    }
+    env.get("AWS_ENDPOINT_URL_STS")
+        .or_else(|| env.get("AWS_ENDPOINT_URL"))
+        .map(str::to_owned)
+}
+
+/// An STS client configuration with no credentials and no SDK retries.
+pub fn config(region: &str, endpoint: Option<&str>) -> aws_sdk_sts::Config {
+    let mut builder = aws_sdk_sts::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .build(),
+        );
+    if let Some(url) = endpoint {
+        builder = builder.endpoint_url(url);
+    }
+    builder.build()
+}
+
+/// What AssumeRoleWithWebIdentity gave.
+#[derive(Debug, Clone)]
+pub struct Assumed {
+    /// The temporary keys; their `Debug` hides the secret.
+    pub credentials: Credentials,
+    /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+    pub assumed_role_arn: String,
+    /// When the keys stop working.
+    pub expiration: SystemTime,
+}
+
+/// The parameters of one AssumeRoleWithWebIdentity call.
+#[derive(Debug, Clone)]
+pub struct AssumeParams<'a> {
+    /// The role's ARN.
+    pub role_arn: &'a str,
+    /// The session name.
+    pub session_name: &'a str,
+    /// The session's lifetime.
+    pub duration: Duration,
+    /// An inline session policy.
+    pub policy: Option<&'a str>,
+    /// Managed session policy ARNs.
+    pub policy_arns: &'a [String],
+}
+
+/// Calls AssumeRoleWithWebIdentity once.
+pub async fn assume(
+    client: &aws_sdk_sts::Client,
+    params: &AssumeParams<'_>,
+    token: &str,
+) -> Result<Assumed, StsError> {
+    let output = client
+        .assume_role_with_web_identity()
+        .role_arn(params.role_arn)
+        .role_session_name(params.session_name)
+        .duration_seconds(params.duration.as_secs().try_into().unwrap_or(i32::MAX))
+        .web_identity_token(token)
+        .set_policy(params.policy.map(str::to_owned))
+        .set_policy_arns((!params.policy_arns.is_empty()).then(|| {
+            params
+                .policy_arns
+                .iter()
+                .map(|arn| PolicyDescriptorType::builder().arn(arn).build())
+                .collect()
+        }))
+        .send()
+        .await
+        .map_err(StsError::from_sdk)?;
+    let (Some(creds), Some(user)) = (output.credentials(), output.assumed_role_user()) else {
+        return Err(StsError::incomplete("AssumeRoleWithWebIdentity"));
+    };
+    let expiration = SystemTime::try_from(*creds.expiration())
+        .map_err(|_| StsError::incomplete("AssumeRoleWithWebIdentity"))?;
+    Ok(Assumed {
+        credentials: Credentials::new(
+            creds.access_key_id(),
+            creds.secret_access_key(),
+            Some(creds.session_token().to_owned()),
+            Some(expiration),
+            PROVIDER_NAME,
+        ),
+        assumed_role_arn: user.arn().to_owned(),
+        expiration,
+    })
+}
+
+/// Who the credentials speak for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The 12-digit account.
+    pub account: String,
+    /// The caller's ARN.
+    pub arn: String,
+}
+
+/// Calls GetCallerIdentity signed with `credentials`.
+pub async fn caller_identity(
+    config: &aws_sdk_sts::Config,
+    credentials: &Credentials,
+) -> Result<Identity, StsError> {
+    let config = config
+        .to_builder()
+        .credentials_provider(credentials.clone())
+        .build();
+    let output = aws_sdk_sts::Client::from_conf(config)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(StsError::from_sdk)?;
+    match (output.account(), output.arn()) {
+        (Some(account), Some(arn)) => Ok(Identity {
+            account: account.to_owned(),
+            arn: arn.to_owned(),
+        }),
+        _ => Err(StsError::incomplete("GetCallerIdentity")),
+    }
+}
+
+/// How an STS call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// STS answered with an error.
+    Service,
+    /// No answer in time.
+    Timeout,
+    /// The connection failed.
+    Network,
+    /// The answer was not a valid STS response.
+    BadResponse,
+    /// The request could not be built or sent at all (a bad endpoint URL).
+    Request,
+}
+
+/// An STS failure, with the parts that decide retries and diagnosis.
+#[derive(Debug)]
+pub struct StsError {
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// STS's error code (`AccessDenied`, `Throttling`, …).
+    pub code: Option<String>,
+    /// STS's message.
+    pub message: Option<String>,
+    /// The HTTP status, when there was a response.
+    pub status: Option<u16>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StsError {
+    /// An error with exactly these parts, for classification and tests.
+    pub fn new(
+        kind: FailureKind,
+        code: Option<&str>,
+        message: Option<&str>,
+        status: Option<u16>,
+    ) -> Self {
+        Self {
+            kind,
+            code: code.map(str::to_owned),
+            message: message.map(str::to_owned),
+            status,
+            source: None,
+        }
+    }
+
+    fn incomplete(operation: &str) -> Self {
+        Self::new(
+            FailureKind::BadResponse,
+            None,
+            Some(&format!(
+                "the {operation} response lacks the credentials or the identity"
+            )),
+            Some(200),
+        )
+    }
+
+    /// Reads the parts out of an SDK error.
+    pub fn from_sdk<E>(err: SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let kind = match &err {
+            SdkError::ServiceError(_) => FailureKind::Service,
+            SdkError::TimeoutError(_) => FailureKind::Timeout,
+            SdkError::DispatchFailure(d) if d.is_timeout() => FailureKind::Timeout,
+            SdkError::DispatchFailure(d) if d.is_user() => FailureKind::Request,
+            SdkError::DispatchFailure(_) => FailureKind::Network,
+            SdkError::ResponseError(_) => FailureKind::BadResponse,
+            _ => FailureKind::Request,
+        };
+        let (code, message) = match err.as_service_error() {
+            Some(e) => (e.code().map(str::to_owned), e.message().map(str::to_owned)),
+            None => (None, None),
+        };
+        Self {
+            kind,
+            code,
+            message,
+            status,
+            source: Some(Box::new(err)),
+        }
+    }
+
+    /// Whether STS answered with this error code.
+    pub fn is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+
+    /// What the retry loop should do: retry throttling, IdP outages, server
+    /// errors and network trouble; mint a new token for an expired one; fail
+    /// at once on everything else, which no retry will fix.
+    pub fn verdict(&self) -> Verdict {
+        match self.kind {
+            FailureKind::Timeout | FailureKind::Network => return Verdict::Retry,
+            FailureKind::Request => return Verdict::Fail,
+            FailureKind::Service | FailureKind::BadResponse => {}
+        }
+        match self.code.as_deref() {
+            Some("ExpiredTokenException" | "ExpiredToken") => Verdict::FreshToken,
+            Some(
+                "Throttling"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "TooManyRequestsException"
+                | "IDPCommunicationError"
+                | "ServiceUnavailable"
+                | "InternalFailure",
+            ) => Verdict::Retry,
+            _ if self.status.is_some_and(|s| s >= 500) => Verdict::Retry,
+            _ => Verdict::Fail,
+        }
+    }
+}
+
+impl fmt::Display for StsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.kind, &self.code, &self.message) {
+            (FailureKind::Service, Some(code), Some(message)) => write!(f, "{code}: {message}"),
+            (FailureKind::Service, Some(code), None) => write!(f, "{code}"),
+            (FailureKind::Timeout, ..) => write!(f, "STS did not answer in time"),
+            (FailureKind::Network, ..) => write!(f, "cannot reach STS"),
+            (FailureKind::Request, ..) => write!(f, "cannot send the request to STS"),
+            (_, _, Some(message)) => write!(f, "{message}"),
+            _ => match self.status {
+                Some(status) => write!(f, "STS answered HTTP {status} with no error code"),
+                None => write!(f, "STS failed"),
+            },
+        }
+    }
+}
+
+impl std::error::Error for StsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // A service error's code and message are already in our text; its
+        // SDK wrapper would only repeat them.
+        match self.kind {
+            FailureKind::Service => None,
+            _ => self.source.as_deref().map(|e| e as _),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(code: &str, status: u16) -> StsError {
+        StsError::new(FailureKind::Service, Some(code), Some("m"), Some(status))
+    }
+
+    #[test]
+    fn only_transient_failures_are_retried() {
+        assert_eq!(service("Throttling", 400).verdict(), Verdict::Retry);
+        assert_eq!(
+            service("IDPCommunicationError", 400).verdict(),
+            Verdict::Retry
+        );
+        assert_eq!(service("InternalFailure", 500).verdict(), Verdict::Retry);
+        assert_eq!(service("Whatever", 503).verdict(), Verdict::Retry);
+        assert_eq!(
+            StsError::new(FailureKind::BadResponse, None, None, Some(502)).verdict(),
+            Verdict::Retry
+        );
+        assert_eq!(
+            StsError::new(FailureKind::Network, None, None, None).verdict(),
+            Verdict::Retry
+        );
+        assert_eq!(
+            StsError::new(FailureKind::Timeout, None, None, None).verdict(),
+            Verdict::Retry
+        );
+    }
+
+    #[test]
+    fn configuration_errors_fail_at_once() {
+        for code in [
+            "AccessDenied",
+            "InvalidIdentityToken",
+            "IDPRejectedClaim",
+            "ValidationError",
+            "MalformedPolicyDocument",
+            "PackedPolicyTooLarge",
+            "RegionDisabledException",
+        ] {
+            assert_eq!(service(code, 400).verdict(), Verdict::Fail, "{code}");
+        }
+        assert_eq!(
+            StsError::new(FailureKind::Request, None, None, None).verdict(),
+            Verdict::Fail
+        );
+    }
+
+    #[test]
+    fn an_expired_token_asks_for_a_fresh_one() {
+        assert_eq!(
+            service("ExpiredTokenException", 400).verdict(),
+            Verdict::FreshToken
+        );
+    }
+
+    #[test]
+    fn a_service_error_reads_as_code_and_message() {
+        let e = StsError::new(
+            FailureKind::Service,
+            Some("AccessDenied"),
+            Some("Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+            Some(403),
+        );
+        assert_eq!(
+            e.to_string(),
+            "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity"
+        );
+    }
+
+    #[test]
+    fn endpoints_resolve_as_the_sdks_do() {
+        let env = Env::from_pairs([
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+            ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:2"),
+        ]);
+        assert_eq!(
+            endpoint_override(&env, None).as_deref(),
+            Some("http://127.0.0.1:2")
+        );
+        assert_eq!(
+            endpoint_override(&env, Some("http://x")).as_deref(),
+            Some("http://x")
+        );
+        let general = Env::from_pairs([("AWS_ENDPOINT_URL", "http://127.0.0.1:1")]);
+        assert_eq!(
+            endpoint_override(&general, None).as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+        let ignored = Env::from_pairs([
+            ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:2"),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+        ]);
+        assert_eq!(endpoint_override(&ignored, None), None);
+    }
+}
