@@ -24,7 +24,9 @@ fn main() -> ExitCode {
                 println!("::error::{}", escape_data(&format!("{err:#}")));
             }
             eprintln!("slipway: {err:#}");
-            ExitCode::FAILURE
+            // 1 is kept for "the check found problems", as clap keeps 2
+            // for usage errors: any failure to do the job is 2.
+            ExitCode::from(2)
         }
     }
 }
