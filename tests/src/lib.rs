@@ -1,8 +1,10 @@
 //! Slipway's local AWS test bed.
 //!
 //! # Layout
+//! - [`codedeploy`]: the CodeDeploy simulator.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
 //! - [`sigv4_verify`]: checks a request's SigV4 signature against them.
 
+pub mod codedeploy;
 pub mod credentials;
 pub mod sigv4_verify;
