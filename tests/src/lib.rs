@@ -26,6 +26,8 @@
 //! ```text
 //! Sandbox::builder() -> SandboxBuilder
 //!   .without_moto() .allow_imds_v1() .role(Role) .claims(Claims)
+//!   .codedeploy_host_timeout(Duration) .codedeploy_poll_wait(Duration)
+//!   .codedeploy_envelope(codedeploy::EnvelopeFormat)
 //!   .start().await -> Result<Sandbox, Error>
 //! Sandbox
 //!   region() -> &str ("us-east-1")         account_id() -> &str ("123456789012")
@@ -35,6 +37,7 @@
 //!   oidc() -> &OidcIssuer   sts() -> &Sts   imds() -> &Imds
 //!   credential_store() -> &CredentialStore static_credentials() -> &IssuedCredential
 //!   deploy_role_arn() -> String            env() -> Vec<(String, String)>
+//!   codedeploy_endpoint() -> String        codedeploy() -> &codedeploy::SimulatorHandle
 //!   shutdown(self).await                   (Drop also stops everything)
 //! OidcIssuer
 //!   issuer_url() request_url() request_token() jwks_url() -> String
