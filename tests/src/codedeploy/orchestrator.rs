@@ -366,6 +366,7 @@ fn send_next_event(st: &mut State, id: &str, index: usize, effects: &mut Effects
         phase: CommandPhase::Queued,
     };
     effects.commands.push((command.id.clone(), timeout));
+    st.queued.insert(command.nonce, command.id.clone());
     st.commands.insert(command.id.clone(), command);
 }
 
@@ -446,6 +447,9 @@ fn settle_command(
         return effects;
     };
     command.phase = phase;
+    let nonce = command.nonce;
+    st.queued.remove(&nonce);
+    let command = &st.commands[command_id];
     let (id, index, event) = (
         command.deployment_id.clone(),
         command.target_index,
@@ -502,22 +506,25 @@ pub enum StopOutcome {
 pub fn stop_deployment(st: &mut State, id: &str, rollback: bool) -> (StopOutcome, Effects) {
     let mut effects = Effects::default();
     let now = SystemTime::now();
-    let withdrawn: Vec<(usize, usize)> = st
+    let withdrawn: Vec<(i64, usize)> = st
         .commands
         .values_mut()
         .filter(|c| c.deployment_id == id && c.phase == CommandPhase::Queued)
         .map(|c| {
             c.phase = CommandPhase::Abandoned;
-            (c.target_index, c.event_index)
+            (c.nonce, c.target_index)
         })
         .collect();
+    for (nonce, _) in &withdrawn {
+        st.queued.remove(nonce);
+    }
     let Some(d) = st.deployments.get_mut(id) else {
         return (StopOutcome::Succeeded, effects);
     };
     if d.stopping.is_none() {
         d.stopping = Some(rollback);
     }
-    for (target, _) in withdrawn {
+    for (_, target) in withdrawn {
         skip_target(&mut d.targets[target], now);
     }
     if d.status == DeploymentStatus::Created {
@@ -636,6 +643,7 @@ fn roll_back(st: &mut State, failed: &Deployment, effects: &mut Effects) {
         stopping: None,
         doomed: false,
         status_messages: Vec::new(),
+        spec_envelope: None,
         ..failed.clone()
     };
     if let Some(d) = st.deployments.get_mut(&failed.id) {
@@ -674,6 +682,16 @@ mod tests {
 
     fn host_arn(n: usize) -> String {
         format!("arn:aws:iam::123456789012:user/h{n}")
+    }
+
+    fn caller(n: usize) -> crate::credentials::IssuedCredential {
+        crate::credentials::IssuedCredential {
+            access_key_id: format!("AKIAHOST{n}"),
+            secret_access_key: String::new(),
+            session_token: None,
+            expiration: None,
+            principal_arn: host_arn(n),
+        }
     }
 
     impl Bed {
@@ -764,14 +782,24 @@ mod tests {
                 .collect()
         }
 
+        /// A command-plane call signed by host `n`.
+        async fn host_as(
+            &self,
+            n: usize,
+            op: &str,
+            input: Value,
+        ) -> Result<Value, crate::codedeploy::AwsError> {
+            commands::dispatch(&self.sim, op, input, &caller(n)).await
+        }
+
         async fn host(&self, op: &str, input: Value) -> Result<Value, crate::codedeploy::AwsError> {
-            commands::dispatch(&self.sim, op, input).await
+            self.host_as(1, op, input).await
         }
 
         /// One poll for host `n`: the command id and name, if any.
         async fn poll(&self, n: usize) -> Option<(String, String)> {
             let out = self
-                .host("PollHostCommand", json!({"HostIdentifier": host_arn(n)}))
+                .host_as(n, "PollHostCommand", json!({"HostIdentifier": host_arn(n)}))
                 .await
                 .unwrap();
             let c = out.get("HostCommand")?;
@@ -781,10 +809,11 @@ mod tests {
             ))
         }
 
-        async fn complete(&self, command: &str, code: i64) {
+        async fn complete(&self, n: usize, command: &str, code: i64) {
             let diagnostics =
                 json!({"error_code": code, "script_name": "", "message": "", "log": ""});
-            self.host(
+            self.host_as(
+                n,
                 "PutHostCommandComplete",
                 json!({
                     "HostCommandIdentifier": command,
@@ -802,7 +831,7 @@ mod tests {
             let mut ran = Vec::new();
             while let Some((command, name)) = self.poll(n).await {
                 let code = if Some(name.as_str()) == fail_at { 4 } else { 0 };
-                self.complete(&command, code).await;
+                self.complete(n, &command, code).await;
                 ran.push(name);
                 if code != 0 {
                     break;
@@ -1023,7 +1052,7 @@ mod tests {
             json!({"applicationName": "app", "deploymentGroupName": "g"}),
         );
         assert_eq!(limit.unwrap_err().code, "DeploymentLimitExceededException");
-        bed.complete(&command, 0).await;
+        bed.complete(1, &command, 0).await;
         let info = bed.info(&id);
         assert_eq!(info["status"], "Stopped");
         assert_eq!(info["errorInformation"]["code"], "MANUAL_STOP");
@@ -1069,7 +1098,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ack["CommandStatus"], "InProgress");
-        bed.complete(&command, 0).await;
+        bed.complete(1, &command, 0).await;
         let twice = bed
             .host(
                 "PutHostCommandComplete",
@@ -1100,6 +1129,36 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_host_may_not_poll_or_complete_for_another() {
+        let bed = Bed::new("CodeDeployDefault.AllAtOnce", 2, json!({})).await;
+        bed.deploy("v1.tgz", json!({})).await;
+        let as_other = bed
+            .host_as(2, "PollHostCommand", json!({"HostIdentifier": host_arn(1)}))
+            .await;
+        assert_eq!(as_other.unwrap_err().code, "ClientException");
+        let (command, _) = bed.poll(1).await.unwrap();
+        let complete = json!({"HostCommandIdentifier": command, "CommandStatus": "Succeeded"});
+        let stolen = bed.host_as(2, "PutHostCommandComplete", complete).await;
+        assert_eq!(stolen.unwrap_err().code, "ClientException");
+        let execution = bed
+            .sim
+            .with_state(|st| st.commands[&command].execution_id.clone());
+        let spec = json!({"DeploymentExecutionId": execution, "HostIdentifier": host_arn(2)});
+        let foreign = bed.host_as(2, "GetDeploymentSpecification", spec).await;
+        assert_eq!(foreign.unwrap_err().code, "ClientException");
+        let spec = json!({"DeploymentExecutionId": execution, "HostIdentifier": host_arn(1)});
+        let own = bed.host("GetDeploymentSpecification", spec).await.unwrap();
+        let envelope = &own["DeploymentSpecification"]["GenericEnvelope"];
+        assert_eq!(envelope["Format"], "PKCS7/JSON");
+        assert!(
+            envelope["Payload"]
+                .as_str()
+                .unwrap()
+                .starts_with("-----BEGIN PKCS7-----")
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_long_poll_answers_as_soon_as_a_command_is_queued() {
         let wait = Duration::from_secs(60);
         let bed = Bed::polling("CodeDeployDefault.OneAtATime", 1, json!({}), wait).await;
@@ -1109,6 +1168,7 @@ mod tests {
                 &sim,
                 "PollHostCommand",
                 json!({"HostIdentifier": host_arn(1)}),
+                &caller(1),
             )
             .await
         });
