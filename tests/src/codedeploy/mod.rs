@@ -27,7 +27,9 @@
 //! - A command not completed within the host timeout fails its event with
 //!   UnknownError. Agent error codes map to the lifecycle vocabulary
 //!   (1 ScriptMissing … 6 OutputsLeftOpen); 7, which has no service name, is
-//!   UnknownError.
+//!   UnknownError. With a deployment timeout set
+//!   ([`SimulatorConfig::deployment_timeout`]), a deployment still running
+//!   then fails with TIMEOUT.
 //! - StopDeployment withdraws commands not yet polled and answers `Pending`
 //!   while hosts finish the event in hand; the deployment is then `Stopped`
 //!   (MANUAL_STOP). A failure (with DEPLOYMENT_FAILURE auto-rollback) or a
