@@ -242,7 +242,9 @@ impl SandboxBuilder {
         self
     }
 
-    /// Hands out TEXT/JSON deployment specs instead of signed PKCS7/JSON.
+    /// Hands out TEXT/JSON deployment specs instead of signed PKCS7/JSON,
+    /// for an agent's developer mode: the official agent's daemon refuses
+    /// TEXT/JSON and needs the default.
     pub fn codedeploy_envelope(mut self, envelope: EnvelopeFormat) -> Self {
         self.codedeploy_envelope = envelope;
         self
