@@ -1,12 +1,97 @@
-//! Slipway's local AWS test bed.
+//! Slipway's local AWS test bed: a GitHub Actions OIDC issuer, STS, IMDS and
+//! moto's server (S3, SSM, KMS), started on free loopback ports by one
+//! [`Sandbox`] and stopped when it drops. Tests and the README's demo
+//! (`slipway-sandbox`) point the official AWS clients at it unchanged.
 //!
 //! # Layout
-//! - [`codedeploy`]: the CodeDeploy simulator.
+//! - [`codedeploy`]: the CodeDeploy simulator, [`codedeploy::Simulator`].
+//! - [`sandbox`]: [`Sandbox`] and [`SandboxBuilder`], the entry point.
+//! - [`oidc`]: [`OidcIssuer`], discovery, JWKS and the runner's token endpoint.
+//! - [`claims`]: [`Claims`], the run context and GitHub's JWT claims.
+//! - [`signing_key`]: [`SigningKey`], the issuer's RS256 key.
+//! - [`sts`]: [`Sts`], AssumeRoleWithWebIdentity and GetCallerIdentity;
+//!   [`sts::trust`] holds [`Role`] and [`TrustPolicy`].
+//! - [`imds`]: [`Imds`], the metadata service of one simulated EC2 host.
+//! - [`moto`]: [`Moto`], moto's server from `.venv`.
+//! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
 //! - [`scripted_host`]: a host that speaks the CodeDeploy command protocol, playing a script.
 //! - [`sigv4_verify`]: checks a request's SigV4 signature against them.
+//! - [`error`]: [`Error`], what can fail while starting.
+//! - `server`, `ids`, `timestamp`, `sync`: serving a router, AWS-shaped
+//!   ids, AWS's timestamps, locking.
+//!
+//! # API
+//! Every server binds `127.0.0.1:0`; handles are cheap clones.
+//! ```text
+//! Sandbox::builder() -> SandboxBuilder
+//!   .without_moto() .allow_imds_v1() .role(Role) .claims(Claims)
+//!   .codedeploy_host_timeout(Duration) .codedeploy_poll_wait(Duration)
+//!   .codedeploy_envelope(codedeploy::EnvelopeFormat)
+//!   .start().await -> Result<Sandbox, Error>
+//! Sandbox
+//!   region() -> &str ("us-east-1")         account_id() -> &str ("123456789012")
+//!   sts_endpoint() oidc_endpoint() imds_endpoint() -> String
+//!   s3_endpoint() ssm_endpoint() kms_endpoint() -> String   (moto; panics without_moto)
+//!   moto_endpoint() -> Option<String>      moto_pid() -> Option<u32>
+//!   oidc() -> &OidcIssuer   sts() -> &Sts   imds() -> &Imds
+//!   credential_store() -> &CredentialStore static_credentials() -> &IssuedCredential
+//!   deploy_role_arn() -> String            env() -> Vec<(String, String)>
+//!   codedeploy_endpoint() -> String        codedeploy() -> &codedeploy::SimulatorHandle
+//!   shutdown(self).await                   (Drop also stops everything)
+//! OidcIssuer
+//!   issuer_url() request_url() request_token() jwks_url() -> String
+//!   set_claims(Claims) claims() -> Claims  mint(aud) -> String  jwt_claims(aud) -> Value
+//!   expire_next_tokens(n) refuse_requests(status) allow_requests() tokens_issued() -> usize
+//!   signing_key() -> &SigningKey
+//! Sts
+//!   throttle_next(n) fail_next_with(n, status) assume_calls() -> usize
+//!   set_credential_lifetime(Duration) add_role(Role) role_arn(name) -> String
+//!   add_provider(issuer_url, client_ids) remove_provider(issuer_url)
+//! Imds
+//!   instance_id() role_name() -> &str  credential() -> IssuedCredential
+//!   set_v1_allowed(bool) set_credential_lifetime(Duration) tokens_issued() -> usize
+//! Role::new(name, TrustPolicy).max_session_duration(Duration)
+//! TrustPolicy::github(&[sub]) | github_like(&[pattern]) | sandbox_issuer()
+//!   .with(Condition::string_equals(claim, &[v]) | Condition::string_like(claim, &[p]))
+//! SigningKey::generate() -> Result<SigningKey, Error>; .sign(&Value) .jwk() .kid()
+//! demo::run(builder, env_file, out, shutdown).await   (slipway-sandbox's body)
+//! ```
+//!
+//! # Example
+//! ```no_run
+//! # async fn demo() -> Result<(), slipway_tests::Error> {
+//! let sandbox = slipway_tests::Sandbox::builder().without_moto().start().await?;
+//! let token = sandbox.oidc().mint("sts.amazonaws.com");
+//! // AssumeRoleWithWebIdentity at sandbox.sts_endpoint() with
+//! // sandbox.deploy_role_arn() and `token` returns credentials.
+//! # Ok(()) }
+//! ```
 
+pub mod claims;
 pub mod codedeploy;
 pub mod credentials;
+pub mod demo;
+pub mod error;
+mod ids;
+pub mod imds;
+pub mod moto;
+pub mod oidc;
+pub mod sandbox;
 pub mod scripted_host;
+mod server;
+pub mod signing_key;
 pub mod sigv4_verify;
+pub mod sts;
+mod sync;
+mod timestamp;
+
+pub use claims::Claims;
+pub use credentials::{CredentialStore, IssuedCredential};
+pub use error::Error;
+pub use imds::Imds;
+pub use moto::Moto;
+pub use oidc::OidcIssuer;
+pub use sandbox::{Sandbox, SandboxBuilder};
+pub use signing_key::SigningKey;
+pub use sts::{Condition, Federated, Operator, Role, Sts, TrustPolicy};

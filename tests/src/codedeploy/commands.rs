@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use super::envelope::Envelope;
 use super::orchestrator::{self, CompleteError, Simulation};
 use super::server::AwsError;
-use super::state::{ALL_HOOK_EVENTS, CommandPhase, Diagnostics, HostCommand, State};
+use super::state::{CommandPhase, Diagnostics, HostCommand, State, Status};
+use crate::credentials::IssuedCredential;
 
 type Output = Result<Value, AwsError>;
 
@@ -17,14 +18,21 @@ fn client_error(message: impl Into<String>) -> AwsError {
     AwsError::new("ClientException", message)
 }
 
-/// Runs command-plane operation `op` on `input`.
-pub async fn dispatch(sim: &Arc<Simulation>, op: &str, input: Value) -> Output {
+/// Runs command-plane operation `op` on `input` for `caller`, the
+/// credential that signed the request.
+pub async fn dispatch(
+    sim: &Arc<Simulation>,
+    op: &str,
+    input: Value,
+    caller: &IssuedCredential,
+) -> Output {
+    let caller = caller.principal_arn.as_str();
     match op {
-        "PollHostCommand" => poll(sim, &input).await,
-        "GetDeploymentSpecification" => sim.with_state(|st| specification(sim, st, &input)),
-        "PutHostCommandAcknowledgement" => sim.with_state(|st| acknowledge(st, &input)),
-        "PostHostCommandUpdate" => sim.with_state(|st| update(st, &input)),
-        "PutHostCommandComplete" => complete(sim, &input),
+        "PollHostCommand" => poll(sim, &input, caller).await,
+        "GetDeploymentSpecification" => specification(sim, &input, caller),
+        "PutHostCommandAcknowledgement" => sim.with_state(|st| acknowledge(st, &input, caller)),
+        "PostHostCommandUpdate" => sim.with_state(|st| update(st, &input, caller)),
+        "PutHostCommandComplete" => complete(sim, &input, caller),
         _ => Err(AwsError::new("UnknownOperationException", "")),
     }
 }
@@ -39,19 +47,30 @@ fn string<'a>(input: &'a Value, field: &str) -> Result<&'a str, AwsError> {
     }
 }
 
-fn registered_host<'a>(st: &State, input: &'a Value) -> Result<&'a str, AwsError> {
+/// The request's HostIdentifier, once it names a registered instance the
+/// caller may speak for.
+fn registered_host<'a>(st: &State, input: &'a Value, caller: &str) -> Result<&'a str, AwsError> {
     let host = string(input, "HostIdentifier")?;
     if !st.is_registered_host(host) {
         return Err(client_error(format!(
             "HostIdentifier {host} is not a registered instance"
         )));
     }
+    check_caller(st, caller, host)?;
     Ok(host)
+}
+
+fn check_caller(st: &State, caller: &str, host: &str) -> Result<(), AwsError> {
+    if st.may_act_as(caller, host) {
+        Ok(())
+    } else {
+        Err(client_error(format!("{caller} may not act as host {host}")))
+    }
 }
 
 /// Long-polls: answers as soon as a command is queued for the host, or
 /// with no command once the poll wait runs out.
-async fn poll(sim: &Arc<Simulation>, input: &Value) -> Output {
+async fn poll(sim: &Arc<Simulation>, input: &Value, caller: &str) -> Output {
     let deadline = tokio::time::Instant::now() + sim.settings.poll_wait;
     loop {
         // Register as a waiter before looking, so a command queued in
@@ -60,7 +79,7 @@ async fn poll(sim: &Arc<Simulation>, input: &Value) -> Output {
         tokio::pin!(notified);
         notified.as_mut().enable();
         let found = sim.with_state(|st| -> Result<Option<Value>, AwsError> {
-            let host = registered_host(st, input)?.to_owned();
+            let host = registered_host(st, input, caller)?.to_owned();
             Ok(take_command(st, &host).map(|c| {
                 json!({ "HostCommand": {
                     "HostCommandIdentifier": c.id,
@@ -82,13 +101,12 @@ async fn poll(sim: &Arc<Simulation>, input: &Value) -> Output {
 
 /// Hands the host its oldest queued command, marking the event started.
 fn take_command(st: &mut State, host: &str) -> Option<HostCommand> {
-    let id = st
-        .commands
-        .values()
-        .filter(|c| c.phase == CommandPhase::Queued && c.host_identifier == host)
-        .min_by_key(|c| c.nonce)?
-        .id
-        .clone();
+    let (nonce, id) = st
+        .queued
+        .iter()
+        .find(|(_, id)| st.commands[*id].host_identifier == host)
+        .map(|(n, id)| (*n, id.clone()))?;
+    st.queued.remove(&nonce);
     let command = st.commands.get_mut(&id)?;
     command.phase = CommandPhase::Dispatched;
     let command = command.clone();
@@ -96,14 +114,16 @@ fn take_command(st: &mut State, host: &str) -> Option<HostCommand> {
         let now = std::time::SystemTime::now();
         let t = &mut d.targets[command.target_index];
         let e = &mut t.events[command.event_index];
-        e.status = super::state::Status::InProgress;
+        e.status = Status::InProgress;
         e.start = Some(now);
         t.last_updated = now;
     }
     Some(command)
 }
 
-/// The spec fields the official agent reads, and no others.
+/// The spec fields the official agent reads, and no others. Not
+/// `AllPossibleLifecycleEvents`: only the local CLI sends it, and the
+/// daemon agent fails every Install when it is present.
 fn spec_json(st: &State, deployment_id: &str) -> Option<Value> {
     let d = st.deployments.get(deployment_id)?;
     let revision = &d.revision;
@@ -141,7 +161,6 @@ fn spec_json(st: &State, deployment_id: &str) -> Option<Value> {
         "AgentActionOverrides": { "AgentOverrides": {
             "FileExistsBehavior": d.file_exists_behavior.clone().unwrap_or_else(|| "DISALLOW".to_owned()),
         }},
-        "AllPossibleLifecycleEvents": ALL_HOOK_EVENTS,
         "Revision": revision,
     });
     strip_nulls_in_place(&mut spec);
@@ -155,39 +174,66 @@ fn strip_nulls_in_place(v: &mut Value) {
     }
 }
 
-fn specification(sim: &Simulation, st: &mut State, input: &Value) -> Output {
+/// The deployment and target an execution id names: the simulator makes
+/// them as `account/region/deployment/target`.
+fn parse_execution_id(execution: &str) -> Option<(&str, usize)> {
+    let mut parts = execution.split('/');
+    let deployment = parts.nth(2)?;
+    let target = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((deployment, target))
+}
+
+fn specification(sim: &Simulation, input: &Value, caller: &str) -> Output {
     let execution = string(input, "DeploymentExecutionId")?;
-    let host = registered_host(st, input)?;
-    let command = st
-        .commands
-        .values()
-        .find(|c| c.execution_id == execution)
-        .ok_or_else(|| client_error(format!("DeploymentExecutionId {execution} is unknown")))?;
-    if command.host_identifier != host {
-        return Err(client_error(format!(
-            "DeploymentExecutionId {execution} does not belong to host {host}"
-        )));
-    }
-    let spec = spec_json(st, &command.deployment_id)
-        .ok_or_else(|| client_error(format!("DeploymentExecutionId {execution} is unknown")))?;
-    let envelope: Envelope = sim
-        .settings
-        .envelope
-        .seal(spec.to_string().as_bytes(), &sim.settings.signer)
-        .map_err(|_| {
-            AwsError::new("ServerException", "").with_status(500.try_into().expect("valid status"))
-        })?;
+    let unknown = || client_error(format!("DeploymentExecutionId {execution} is unknown"));
+    let (deployment_id, target) = parse_execution_id(execution).ok_or_else(unknown)?;
+    let (spec, cached) = sim.with_state(|st| {
+        let host = registered_host(st, input, caller)?;
+        let d = st.deployments.get(deployment_id).ok_or_else(unknown)?;
+        let t = d.targets.get(target).ok_or_else(unknown)?;
+        if t.host_identifier != host {
+            return Err(client_error(format!(
+                "DeploymentExecutionId {execution} does not belong to host {host}"
+            )));
+        }
+        Ok((spec_json(st, deployment_id), d.spec_envelope.clone()))
+    })?;
+    let envelope = match cached {
+        Some(envelope) => envelope,
+        None => {
+            // Signing takes milliseconds: done outside the lock, once.
+            let spec = spec.ok_or_else(unknown)?.to_string();
+            let envelope = sim
+                .settings
+                .envelope
+                .seal(spec.as_bytes(), &sim.settings.signer)
+                .map_err(|_| {
+                    AwsError::new("ServerException", "")
+                        .with_status(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+                })?;
+            sim.with_state(|st| {
+                if let Some(d) = st.deployments.get_mut(deployment_id) {
+                    d.spec_envelope.get_or_insert(envelope.clone());
+                }
+            });
+            envelope
+        }
+    };
     Ok(json!({
         "DeploymentSystem": "CodeDeploy",
         "DeploymentSpecification": { "GenericEnvelope": envelope },
     }))
 }
 
-fn command_mut<'a>(st: &'a mut State, input: &Value) -> Result<&'a mut HostCommand, AwsError> {
+/// The command the request names, once the caller may speak for its host.
+fn command<'a>(st: &'a State, input: &Value, caller: &str) -> Result<&'a HostCommand, AwsError> {
     let id = string(input, "HostCommandIdentifier")?;
-    st.commands
-        .get_mut(id)
-        .ok_or_else(|| client_error(format!("HostCommandIdentifier {id} is unknown")))
+    let command = st
+        .commands
+        .get(id)
+        .ok_or_else(|| client_error(format!("HostCommandIdentifier {id} is unknown")))?;
+    check_caller(st, caller, &command.host_identifier)?;
+    Ok(command)
 }
 
 /// The status the agent should act on: anything but InProgress tells it to
@@ -202,7 +248,7 @@ fn central_status(st: &State, c: &HostCommand) -> &'static str {
             .get(&c.deployment_id)
             .map(|d| d.targets[c.target_index].events[c.event_index].status)
             .map_or("Succeeded", |s| {
-                if s == super::state::Status::Failed {
+                if s == Status::Failed {
                     "Failed"
                 } else {
                     "Succeeded"
@@ -211,20 +257,21 @@ fn central_status(st: &State, c: &HostCommand) -> &'static str {
     }
 }
 
-fn acknowledge(st: &mut State, input: &Value) -> Output {
+fn acknowledge(st: &mut State, input: &Value, caller: &str) -> Output {
     check_diagnostics(input)?;
-    let command = command_mut(st, input)?;
+    let id = command(st, input, caller)?.id.clone();
+    let command = st.commands.get_mut(&id).expect("found above");
     if command.phase == CommandPhase::Queued {
         return Err(client_error("the host command has not been dispatched"));
     }
     if command.phase == CommandPhase::Dispatched {
         command.phase = CommandPhase::Acknowledged;
     }
-    let command = command.clone();
-    Ok(json!({ "CommandStatus": central_status(st, &command) }))
+    let command = &st.commands[&id];
+    Ok(json!({ "CommandStatus": central_status(st, command) }))
 }
 
-fn update(st: &mut State, input: &Value) -> Output {
+fn update(st: &mut State, input: &Value, caller: &str) -> Output {
     check_diagnostics(input)?;
     if let Some(t) = input.get("EstimatedCompletionTime")
         && !t.is_number()
@@ -233,8 +280,8 @@ fn update(st: &mut State, input: &Value) -> Output {
             "Unexpected value type for field 'EstimatedCompletionTime'",
         ));
     }
-    let command = command_mut(st, input)?.clone();
-    Ok(json!({ "CommandStatus": central_status(st, &command) }))
+    let command = command(st, input, caller)?;
+    Ok(json!({ "CommandStatus": central_status(st, command) }))
 }
 
 /// Checks an optional `Diagnostics` envelope against the model's limits.
@@ -300,7 +347,7 @@ fn diagnostics(envelope: Option<Envelope>, succeeded: bool) -> Diagnostics {
     }
 }
 
-fn complete(sim: &Arc<Simulation>, input: &Value) -> Output {
+fn complete(sim: &Arc<Simulation>, input: &Value, caller: &str) -> Output {
     let envelope = check_diagnostics(input)?;
     let succeeded = match string(input, "CommandStatus")? {
         "Succeeded" => true,
@@ -313,6 +360,7 @@ fn complete(sim: &Arc<Simulation>, input: &Value) -> Output {
     };
     let id = string(input, "HostCommandIdentifier")?;
     let diagnostics = diagnostics(envelope, succeeded);
+    sim.with_state(|st| command(st, input, caller).map(|_| ()))?;
     let effects = sim
         .with_state(|st| orchestrator::complete_command(st, id, succeeded, diagnostics))
         .map_err(|e| {
@@ -338,6 +386,16 @@ mod tests {
             format: "JSON".into(),
             payload: payload.into(),
         })
+    }
+
+    #[test]
+    fn execution_ids_name_deployment_and_target() {
+        assert_eq!(
+            parse_execution_id("123456789012/us-east-1/d-ABCDEFGHI/2"),
+            Some(("d-ABCDEFGHI", 2))
+        );
+        assert_eq!(parse_execution_id("a/b/d-ABCDEFGHI"), None);
+        assert_eq!(parse_execution_id("a/b/d-X/1/2"), None);
     }
 
     #[test]

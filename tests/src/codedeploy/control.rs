@@ -830,6 +830,7 @@ fn create_deployment(st: &mut State, input: &Input) -> Result<String, AwsError> 
             stopping: None,
             doomed: false,
             status_messages: Vec::new(),
+            spec_envelope: None,
         },
     );
     st.deployment_order.push(id.clone());

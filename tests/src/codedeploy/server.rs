@@ -229,8 +229,8 @@ async fn handle(
         }
     } else if let Some(op) = target.strip_prefix(COMMANDS_PREFIX) {
         match authenticate(&sim, &method, &uri, &headers, &body, "codedeploy-commands") {
-            Ok(_) => match parse_body(&body) {
-                Ok(input) => commands::dispatch(&sim, op, input).await,
+            Ok(caller) => match parse_body(&body) {
+                Ok(input) => commands::dispatch(&sim, op, input, &caller).await,
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::configs::{self, DeploymentConfig};
+use super::envelope::Envelope;
 
 /// The in-place lifecycle, in the order a host runs it.
 pub const IN_PLACE_EVENTS: [&str; 7] = [
@@ -20,21 +21,6 @@ pub const IN_PLACE_EVENTS: [&str; 7] = [
     "AfterInstall",
     "ApplicationStart",
     "ValidateService",
-];
-
-/// Every hook an appspec may name, as the spec's `AllPossibleLifecycleEvents`.
-pub const ALL_HOOK_EVENTS: [&str; 11] = [
-    "ApplicationStop",
-    "DownloadBundle",
-    "BeforeInstall",
-    "Install",
-    "AfterInstall",
-    "ApplicationStart",
-    "ValidateService",
-    "BeforeBlockTraffic",
-    "AfterBlockTraffic",
-    "BeforeAllowTraffic",
-    "AfterAllowTraffic",
 ];
 
 #[derive(Debug, Clone)]
@@ -312,6 +298,8 @@ pub struct Deployment {
     /// Set once minimum healthy can no longer be kept.
     pub doomed: bool,
     pub status_messages: Vec<String>,
+    /// The sealed deployment spec, made once: signing is the costly part.
+    pub spec_envelope: Option<Envelope>,
 }
 
 /// The phase of a command handed to an agent.
@@ -375,6 +363,9 @@ pub struct State {
     pub on_premises: BTreeMap<String, OnPremisesInstance>,
     pub ec2: BTreeMap<String, Ec2Instance>,
     pub commands: HashMap<String, HostCommand>,
+    /// Commands waiting to be polled, by nonce (oldest first), so a poll
+    /// never scans the whole command history.
+    pub queued: BTreeMap<i64, String>,
     next_nonce: i64,
 }
 
@@ -397,6 +388,7 @@ impl State {
             on_premises: BTreeMap::new(),
             ec2: BTreeMap::new(),
             commands: HashMap::new(),
+            queued: BTreeMap::new(),
             next_nonce: 1,
         }
     }
@@ -475,6 +467,27 @@ impl State {
             || self.ec2.values().any(|i| i.arn == host_identifier)
     }
 
+    /// Whether a caller signing as `principal_arn` may act as
+    /// `host_identifier`: an on-premises host signs as its own IAM user or
+    /// session, an EC2 host as its instance profile's session, which is
+    /// named after the instance.
+    pub fn may_act_as(&self, principal_arn: &str, host_identifier: &str) -> bool {
+        if self
+            .on_premises
+            .values()
+            .any(|i| i.iam_arn == host_identifier)
+        {
+            return principal_arn == host_identifier;
+        }
+        self.ec2
+            .values()
+            .find(|i| i.arn == host_identifier)
+            .is_some_and(|i| {
+                principal_arn.contains(":assumed-role/")
+                    && principal_arn.ends_with(&format!("/{}", i.instance_id))
+            })
+    }
+
     pub fn next_nonce(&mut self) -> i64 {
         let n = self.next_nonce;
         self.next_nonce += 1;
@@ -537,6 +550,37 @@ mod tests {
             ],
         };
         assert!(!set.matches(&tags));
+    }
+
+    #[test]
+    fn hosts_act_only_as_themselves() {
+        let mut st = State::new("us-east-1".into(), "123456789012".into(), Duration::ZERO);
+        let user = "arn:aws:iam::123456789012:user/web-1";
+        st.on_premises.insert(
+            "web-1".into(),
+            OnPremisesInstance {
+                name: "web-1".into(),
+                iam_arn: user.into(),
+                arn: String::new(),
+                tags: vec![],
+                register_time: SystemTime::now(),
+            },
+        );
+        let ec2 = "arn:aws:ec2:us-east-1:123456789012:instance/i-0abc";
+        st.ec2.insert(
+            "i-0abc".into(),
+            Ec2Instance {
+                instance_id: "i-0abc".into(),
+                arn: ec2.into(),
+                tags: vec![],
+            },
+        );
+        assert!(st.may_act_as(user, user));
+        assert!(!st.may_act_as("arn:aws:iam::123456789012:user/web-2", user));
+        let profile = "arn:aws:sts::123456789012:assumed-role/web/i-0abc";
+        assert!(st.may_act_as(profile, ec2));
+        assert!(!st.may_act_as("arn:aws:sts::123456789012:assumed-role/web/i-0def", ec2));
+        assert!(!st.may_act_as(user, "arn:aws:iam::123456789012:user/ghost"));
     }
 
     #[test]

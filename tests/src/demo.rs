@@ -1,0 +1,113 @@
+//! What `slipway-sandbox` does: start a sandbox, print the environment that
+//! points clients at it, and run until told to stop.
+
+use std::future::Future;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::Error;
+use crate::sandbox::{Sandbox, SandboxBuilder};
+
+/// Starts `builder`'s sandbox, checks every service answers, writes one
+/// `export NAME=VALUE` line per variable to `out` (and to `env_file`, if
+/// given), then serves until `shutdown` completes and stops everything.
+pub async fn run(
+    builder: SandboxBuilder,
+    env_file: Option<&Path>,
+    mut out: impl Write,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let sandbox = builder.start().await?;
+    probe(&sandbox).await?;
+    let exports = exports(&sandbox.env());
+    if let Some(path) = env_file {
+        write_env_file(path, &exports)?;
+    }
+    let write = |source| Error::WriteEnv { source };
+    out.write_all(exports.as_bytes()).map_err(write)?;
+    out.flush().map_err(write)?;
+    tracing::info!("sandbox ready; Ctrl-C stops it");
+    shutdown.await;
+    tracing::info!("stopping the sandbox");
+    if let Some(path) = env_file {
+        // A stale file would point the next reader at dead ports.
+        let _ = std::fs::remove_file(path);
+    }
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+/// One `export NAME=VALUE` line per variable.
+pub fn exports(env: &[(String, String)]) -> String {
+    env.iter()
+        .map(|(name, value)| format!("export {name}={}\n", shell_quote(value)))
+        .collect()
+}
+
+/// Writes beside `path` and renames, so a script polling for the file
+/// never reads half of it.
+fn write_env_file(path: &Path, exports: &str) -> Result<(), Error> {
+    let error = |source| Error::WriteEnvFile {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(error)?;
+    }
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, exports).map_err(error)?;
+    std::fs::rename(&partial, path).map_err(error)
+}
+
+/// One HTTP round trip to each service: any answer means it is serving.
+async fn probe(sandbox: &Sandbox) -> Result<(), Error> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|source| Error::HttpClient { source })?;
+    let mut urls = vec![
+        format!(
+            "{}/.well-known/openid-configuration",
+            sandbox.oidc_endpoint()
+        ),
+        sandbox.sts_endpoint(),
+        format!("{}/latest/meta-data/", sandbox.imds_endpoint()),
+    ];
+    urls.extend(sandbox.moto_endpoint().map(|m| format!("{m}/moto-api/")));
+    for url in urls {
+        client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|source| Error::Probe { url, source })?;
+    }
+    Ok(())
+}
+
+/// `value` as one shell word: bare when it is plainly safe, else in single
+/// quotes.
+fn shell_quote(value: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !value.is_empty() && value.chars().all(safe) {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_with_query_strings_are_quoted() {
+        assert_eq!(shell_quote("http://127.0.0.1:1"), "http://127.0.0.1:1");
+        assert_eq!(
+            shell_quote("http://h/p?api-version=2.0"),
+            "'http://h/p?api-version=2.0'"
+        );
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

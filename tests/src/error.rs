@@ -1,0 +1,109 @@
+//! The one error type of the test bed's library.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What went wrong while starting or stopping a sandbox service.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The CodeDeploy simulator could not start.
+    #[error("start the codedeploy simulator")]
+    CodeDeploy {
+        /// Why.
+        #[source]
+        source: crate::codedeploy::SimulatorError,
+    },
+    /// No free loopback port could be bound for a service.
+    #[error("bind 127.0.0.1:0 for {service}")]
+    Bind {
+        /// The service that needed the port.
+        service: &'static str,
+        /// The socket error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// openssl could not generate the issuer's RSA key.
+    #[error("generate the oidc signing key")]
+    GenerateKey {
+        /// openssl's error stack.
+        #[source]
+        source: openssl::error::ErrorStack,
+    },
+    /// A token could not be signed.
+    #[error("sign a token with key {kid}")]
+    Sign {
+        /// The key id of the signing key.
+        kid: String,
+        /// jsonwebtoken's error.
+        #[source]
+        source: jsonwebtoken::errors::Error,
+    },
+    /// `.venv/bin/moto_server` is not there: `scripts/setup` has not run.
+    #[error("moto_server not found at {path} (run scripts/setup)")]
+    MotoMissing {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// moto_server could not be started.
+    #[error("spawn {path}")]
+    SpawnMoto {
+        /// The executable.
+        path: PathBuf,
+        /// The spawn error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// moto_server exited before it answered.
+    #[error(
+        "moto_server exited ({status}) before answering on {url}; its stderr ends: {stderr_tail}"
+    )]
+    MotoExited {
+        /// The URL polled.
+        url: String,
+        /// How it exited.
+        status: std::process::ExitStatus,
+        /// The end of what it wrote to stderr.
+        stderr_tail: String,
+    },
+    /// moto_server did not answer in time.
+    #[error("moto_server did not answer on {url} within {timeout:?}")]
+    MotoTimeout {
+        /// The URL polled.
+        url: String,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// The HTTP client used for readiness checks and JWKS fetches could not be built.
+    #[error("build the http client")]
+    HttpClient {
+        /// reqwest's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A service did not answer its readiness probe.
+    #[error("probe {url}")]
+    Probe {
+        /// The URL probed.
+        url: String,
+        /// reqwest's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The environment could not be written out.
+    #[error("write the sandbox environment")]
+    WriteEnv {
+        /// The write error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The environment file could not be written.
+    #[error("write the sandbox environment to {path}")]
+    WriteEnvFile {
+        /// The file.
+        path: PathBuf,
+        /// The write error.
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,173 @@
+use std::time::Duration;
+
+use aws_config::imds::client::Client as ImdsClient;
+use aws_config::imds::credentials::ImdsCredentialsProvider;
+use aws_credential_types::provider::ProvideCredentials;
+use serde_json::Value;
+use slipway_tests::Sandbox;
+
+use crate::util::sts_as;
+
+fn imds_client(sandbox: &Sandbox) -> ImdsClient {
+    ImdsClient::builder()
+        .endpoint(sandbox.imds_endpoint())
+        .unwrap()
+        .max_attempts(1)
+        .build()
+}
+
+#[tokio::test]
+async fn instance_profile_credentials_load_through_aws_config_and_sign_sts_calls() {
+    let sandbox = Sandbox::builder().without_moto().start().await.unwrap();
+    let provider = ImdsCredentialsProvider::builder()
+        .imds_client(imds_client(&sandbox))
+        .build();
+    let loaded = provider.provide_credentials().await.unwrap();
+    assert!(loaded.access_key_id().starts_with("ASIA"));
+    assert!(loaded.session_token().is_some());
+    assert!(sandbox.imds().tokens_issued() >= 1);
+
+    let issued = sandbox
+        .credential_store()
+        .lookup(loaded.access_key_id())
+        .expect("IMDS records what it hands out");
+    assert_eq!(issued, sandbox.imds().credential());
+    let identity = sts_as(&sandbox, &issued)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    let expected = format!(
+        "arn:aws:sts::123456789012:assumed-role/slipway-host/{}",
+        sandbox.imds().instance_id()
+    );
+    assert_eq!(identity.arn(), Some(expected.as_str()));
+}
+
+#[tokio::test]
+async fn metadata_paths_answer_like_ec2() {
+    let sandbox = Sandbox::builder().without_moto().start().await.unwrap();
+    let client = imds_client(&sandbox);
+    let get = |path: &'static str| {
+        let client = client.clone();
+        async move { client.get(path).await.unwrap().as_ref().to_owned() }
+    };
+    assert_eq!(get("/latest/meta-data/services/partition").await, "aws");
+    assert_eq!(
+        get("/latest/meta-data/services/domain").await,
+        "amazonaws.com"
+    );
+    assert_eq!(get("/latest/meta-data/placement/region").await, "us-east-1");
+    assert_eq!(
+        get("/latest/meta-data/instance-id").await,
+        sandbox.imds().instance_id()
+    );
+    let document: Value =
+        serde_json::from_str(&get("/latest/dynamic/instance-identity/document").await).unwrap();
+    assert_eq!(document["accountId"], "123456789012");
+    assert_eq!(document["region"], "us-east-1");
+    assert_eq!(document["instanceId"], sandbox.imds().instance_id());
+    assert_eq!(
+        get("/latest/meta-data/iam/security-credentials/").await,
+        "slipway-host"
+    );
+
+    let region = aws_config::imds::region::ImdsRegionProvider::builder()
+        .imds_client(client.clone())
+        .build()
+        .region()
+        .await;
+    assert_eq!(region.as_ref().map(|r| r.as_ref()), Some("us-east-1"));
+}
+
+#[tokio::test]
+async fn v1_requests_and_bad_tokens_are_refused() {
+    let sandbox = Sandbox::builder().without_moto().start().await.unwrap();
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", sandbox.imds_endpoint());
+    let instance_id = url("/latest/meta-data/instance-id");
+
+    let v1 = http.get(&instance_id).send().await.unwrap();
+    assert_eq!(v1.status(), 401);
+
+    let wrong = http
+        .get(&instance_id)
+        .header("x-aws-ec2-metadata-token", "not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+
+    for ttl in [None, Some("0"), Some("21601"), Some("soon")] {
+        let mut put = http.put(url("/latest/api/token"));
+        if let Some(ttl) = ttl {
+            put = put.header("x-aws-ec2-metadata-token-ttl-seconds", ttl);
+        }
+        assert_eq!(put.send().await.unwrap().status(), 400, "ttl {ttl:?}");
+    }
+    let proxied = http
+        .put(url("/latest/api/token"))
+        .header("x-aws-ec2-metadata-token-ttl-seconds", "60")
+        .header("x-forwarded-for", "10.0.0.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied.status(), 403);
+
+    let put_token = |ttl: &'static str| {
+        http.put(url("/latest/api/token"))
+            .header("x-aws-ec2-metadata-token-ttl-seconds", ttl)
+            .send()
+    };
+    let get_with = |token: String| {
+        http.get(&instance_id)
+            .header("x-aws-ec2-metadata-token", token)
+            .send()
+    };
+    let lasting = put_token("600").await.unwrap();
+    assert_eq!(
+        lasting.headers()["x-aws-ec2-metadata-token-ttl-seconds"],
+        "600"
+    );
+    let lasting = lasting.text().await.unwrap();
+    assert_eq!(get_with(lasting).await.unwrap().status(), 200);
+
+    // A one-second token stops working; poll rather than guess when.
+    let short = put_token("1").await.unwrap().text().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while get_with(short.clone()).await.unwrap().status() != 401 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "token never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    sandbox.imds().set_v1_allowed(true);
+    let v1 = http.get(&instance_id).send().await.unwrap();
+    assert_eq!(v1.status(), 200);
+    assert_eq!(v1.text().await.unwrap(), sandbox.imds().instance_id());
+    let missing = http
+        .get(url("/latest/meta-data/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn short_lived_instance_credentials_rotate() {
+    let sandbox = Sandbox::builder().without_moto().start().await.unwrap();
+    sandbox
+        .imds()
+        .set_credential_lifetime(Duration::from_secs(2));
+    let first = sandbox.imds().credential();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while sandbox.imds().credential().access_key_id == first.access_key_id {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "credentials never rotated"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
