@@ -94,32 +94,36 @@ async fn main() -> Result<()> {
     }
     let baseline = started.elapsed();
 
+    let row = |label: String, value: Duration, note: String| {
+        println!("  {label:<52} {:>8.3} s {note}", value.as_secs_f64());
+    };
     println!("codedeploy-hosts: {hosts} scripted hosts, AllAtOnce, no-op scripts");
-    println!(
-        "  {hosts} hosts long-polling at once after      {:>8.3} s",
-        all_polling.as_secs_f64()
+    row(
+        format!("{hosts} hosts long-polling at once after"),
+        all_polling,
+        String::new(),
     );
-    println!(
-        "  deployment {id} wall time           {:>8.3} s",
-        total.as_secs_f64()
+    row(format!("deployment {id} wall time"), total, String::new());
+    row(
+        "hosts' own script time (slowest host)".into(),
+        script_time,
+        String::new(),
     );
-    println!(
-        "  hosts' own script time (critical path)        {:>8.3} s",
-        script_time.as_secs_f64()
+    let verdict = if overhead < TARGET { "met" } else { "MISSED" };
+    row(
+        "simulator overhead (wall - script time)".into(),
+        overhead,
+        format!("(target < {} s: {verdict})", TARGET.as_secs()),
     );
-    println!(
-        "  simulator overhead                            {:>8.3} s   (target < {} s: {})",
-        overhead.as_secs_f64(),
-        TARGET.as_secs(),
-        if overhead < TARGET { "met" } else { "MISSED" }
+    row(
+        format!("baseline: {calls_per_host} rounds of {hosts} concurrent signed calls"),
+        baseline,
+        String::new(),
     );
-    println!(
-        "  baseline: {calls_per_host} rounds x {hosts} concurrent signed calls {:>8.3} s",
-        baseline.as_secs_f64()
-    );
-    println!(
-        "  overhead beyond the baseline                  {:>8.3} s",
-        overhead.saturating_sub(baseline).as_secs_f64()
+    row(
+        "overhead beyond the baseline".into(),
+        overhead.saturating_sub(baseline),
+        String::new(),
     );
     Ok(())
 }
