@@ -7,6 +7,13 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The CodeDeploy simulator could not start.
+    #[error("start the codedeploy simulator")]
+    CodeDeploy {
+        /// Why.
+        #[source]
+        source: crate::codedeploy::SimulatorError,
+    },
     /// No free loopback port could be bound for a service.
     #[error("bind 127.0.0.1:0 for {service}")]
     Bind {

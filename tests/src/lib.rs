@@ -4,6 +4,7 @@
 //! (`slipway-sandbox`) point the official AWS clients at it unchanged.
 //!
 //! # Layout
+//! - [`codedeploy`]: the CodeDeploy simulator, [`codedeploy::Simulator`].
 //! - [`sandbox`]: [`Sandbox`] and [`SandboxBuilder`], the entry point.
 //! - [`oidc`]: [`OidcIssuer`], discovery, JWKS and the runner's token endpoint.
 //! - [`claims`]: [`Claims`], the run context and GitHub's JWT claims.
@@ -15,6 +16,7 @@
 //! - [`venv`]: finding `.venv`'s programs (moto, boto3's python, the AWS CLI).
 //! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
+//! - [`scripted_host`]: a host that speaks the CodeDeploy command protocol, playing a script.
 //! - [`sigv4_verify`]: checks a request's SigV4 signature against them.
 //! - [`error`]: [`Error`], what can fail while starting.
 //! - `server`, `ids`, `timestamp`, `sync`: serving a router, AWS-shaped
@@ -25,6 +27,8 @@
 //! ```text
 //! Sandbox::builder() -> SandboxBuilder
 //!   .without_moto() .allow_imds_v1() .role(Role) .claims(Claims)
+//!   .codedeploy_host_timeout(Duration) .codedeploy_poll_wait(Duration)
+//!   .codedeploy_envelope(codedeploy::EnvelopeFormat)
 //!   .start().await -> Result<Sandbox, Error>
 //! Sandbox
 //!   region() -> &str ("us-east-1")         account_id() -> &str ("123456789012")
@@ -34,6 +38,7 @@
 //!   oidc() -> &OidcIssuer   sts() -> &Sts   imds() -> &Imds
 //!   credential_store() -> &CredentialStore static_credentials() -> &IssuedCredential
 //!   deploy_role_arn() -> String            env() -> Vec<(String, String)>
+//!   codedeploy_endpoint() -> String        codedeploy() -> &codedeploy::SimulatorHandle
 //!   add_host(&mut self).await -> Result<Imds, Error>   (one more simulated EC2 host)
 //!   shutdown(self).await                   (Drop also stops everything)
 //! OidcIssuer
@@ -69,6 +74,7 @@
 //! ```
 
 pub mod claims;
+pub mod codedeploy;
 pub mod credentials;
 pub mod demo;
 pub mod error;
@@ -77,6 +83,7 @@ pub mod imds;
 pub mod moto;
 pub mod oidc;
 pub mod sandbox;
+pub mod scripted_host;
 mod server;
 pub mod signing_key;
 pub mod sigv4_verify;

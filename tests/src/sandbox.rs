@@ -1,8 +1,11 @@
 //! The sandbox: every local AWS and GitHub service a test or a demo needs,
 //! started together and stopped together.
 
+use std::time::Duration;
+
 use crate::Error;
 use crate::claims::Claims;
+use crate::codedeploy::{EnvelopeFormat, Simulator, SimulatorConfig, SimulatorHandle};
 use crate::credentials::{CredentialStore, IssuedCredential};
 use crate::ids;
 use crate::imds::{Imds, ImdsConfig};
@@ -35,6 +38,7 @@ pub struct Sandbox {
     imds_url: String,
     servers: Vec<HttpServer>,
     moto: Option<Moto>,
+    codedeploy: SimulatorHandle,
 }
 
 /// Chooses what a [`Sandbox`] starts.
@@ -44,6 +48,9 @@ pub struct SandboxBuilder {
     roles: Vec<Role>,
     claims: Claims,
     imds_v1: bool,
+    codedeploy_host_timeout: Option<Duration>,
+    codedeploy_poll_wait: Option<Duration>,
+    codedeploy_envelope: EnvelopeFormat,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -59,15 +66,31 @@ impl std::fmt::Debug for Sandbox {
 }
 
 impl Sandbox {
-    /// A builder for the default sandbox: moto, the issuer, STS, IMDS, and
-    /// the deploy role.
+    /// A builder for the default sandbox: moto, the issuer, STS, IMDS, the
+    /// CodeDeploy simulator, and the deploy role.
     pub fn builder() -> SandboxBuilder {
         SandboxBuilder {
             moto: true,
             roles: Vec::new(),
             claims: Claims::default(),
             imds_v1: false,
+            codedeploy_host_timeout: None,
+            codedeploy_poll_wait: None,
+            codedeploy_envelope: EnvelopeFormat::default(),
         }
+    }
+
+    /// The CodeDeploy simulator's URL: both the control plane
+    /// (`AWS_ENDPOINT_URL_CODEDEPLOY`) and the host command plane (an
+    /// agent's `deploy_control_endpoint`).
+    pub fn codedeploy_endpoint(&self) -> String {
+        self.codedeploy.endpoint()
+    }
+
+    /// The CodeDeploy simulator's test controls (register hosts, host
+    /// timeout, status peeks).
+    pub fn codedeploy(&self) -> &SimulatorHandle {
+        &self.codedeploy
     }
 
     /// `us-east-1`.
@@ -167,7 +190,10 @@ impl Sandbox {
     /// The environment a person would export to point slipway, the AWS CLI
     /// or boto3 at the sandbox, exactly as `slipway-sandbox` prints it.
     pub fn env(&self) -> Vec<(String, String)> {
-        let mut env = vec![("AWS_ENDPOINT_URL_STS", self.sts_endpoint())];
+        let mut env = vec![
+            ("AWS_ENDPOINT_URL_STS", self.sts_endpoint()),
+            ("AWS_ENDPOINT_URL_CODEDEPLOY", self.codedeploy_endpoint()),
+        ];
         if let Some(moto) = self.moto_endpoint() {
             env.push(("AWS_ENDPOINT_URL_S3", moto.clone()));
             env.push(("AWS_ENDPOINT_URL_SSM", moto.clone()));
@@ -228,6 +254,27 @@ impl SandboxBuilder {
         self
     }
 
+    /// How long the CodeDeploy simulator waits for a host to finish a
+    /// lifecycle event before failing it (default one hour).
+    pub fn codedeploy_host_timeout(mut self, timeout: Duration) -> Self {
+        self.codedeploy_host_timeout = Some(timeout);
+        self
+    }
+
+    /// How long PollHostCommand holds an empty poll (default 20 s).
+    pub fn codedeploy_poll_wait(mut self, wait: Duration) -> Self {
+        self.codedeploy_poll_wait = Some(wait);
+        self
+    }
+
+    /// Hands out TEXT/JSON deployment specs instead of signed PKCS7/JSON,
+    /// for an agent's developer mode: the official agent's daemon refuses
+    /// TEXT/JSON and needs the default.
+    pub fn codedeploy_envelope(mut self, envelope: EnvelopeFormat) -> Self {
+        self.codedeploy_envelope = envelope;
+        self
+    }
+
     /// The run context the issuer's tokens describe at first.
     pub fn claims(mut self, claims: Claims) -> Self {
         self.claims = claims;
@@ -270,11 +317,32 @@ impl SandboxBuilder {
             })
             .await?;
             let (imds, imds_server) = Imds::start(host_config(&credentials, self.imds_v1)).await?;
-            Ok::<_, Error>((oidc, oidc_server, sts, sts_server, imds, imds_server))
+            let mut codedeploy = SimulatorConfig::new(credentials.clone());
+            codedeploy.region = REGION.to_owned();
+            codedeploy.account_id = ACCOUNT_ID.to_owned();
+            codedeploy.envelope = self.codedeploy_envelope;
+            if let Some(timeout) = self.codedeploy_host_timeout {
+                codedeploy.host_timeout = timeout;
+            }
+            if let Some(wait) = self.codedeploy_poll_wait {
+                codedeploy.poll_wait = wait;
+            }
+            let codedeploy = Simulator::start(codedeploy)
+                .await
+                .map_err(|source| Error::CodeDeploy { source })?;
+            Ok::<_, Error>((
+                oidc,
+                oidc_server,
+                sts,
+                sts_server,
+                imds,
+                imds_server,
+                codedeploy,
+            ))
         };
         let (moto, services) = tokio::join!(moto, services);
         let moto = moto?;
-        let (oidc, oidc_server, sts, sts_server, imds, imds_server) = services?;
+        let (oidc, oidc_server, sts, sts_server, imds, imds_server, codedeploy) = services?;
         Ok(Sandbox {
             oidc_url: oidc_server.url(),
             sts_url: sts_server.url(),
@@ -286,6 +354,7 @@ impl SandboxBuilder {
             static_credentials,
             servers: vec![oidc_server, sts_server, imds_server],
             moto,
+            codedeploy,
         })
     }
 }

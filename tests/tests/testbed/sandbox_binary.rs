@@ -12,6 +12,7 @@ const EXPECTED: &[&str] = &[
     "AWS_ENDPOINT_URL_S3",
     "AWS_ENDPOINT_URL_SSM",
     "AWS_ENDPOINT_URL_KMS",
+    "AWS_ENDPOINT_URL_CODEDEPLOY",
     "ACTIONS_ID_TOKEN_REQUEST_URL",
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
     "AWS_EC2_METADATA_SERVICE_ENDPOINT",
@@ -53,7 +54,7 @@ fn unquote(value: &str) -> String {
 }
 
 /// The AWS CLI from `.venv`, given nothing but the printed environment,
-/// reaches STS, S3 and KMS.
+/// reaches STS, S3, KMS and the CodeDeploy simulator.
 fn aws_cli_works_with(env: &HashMap<String, String>) {
     let aws = slipway_tests::venv::bin("aws").unwrap();
     let run = |args: &[&str]| {
@@ -80,6 +81,19 @@ fn aws_cli_works_with(env: &HashMap<String, String>) {
     let key: serde_json::Value =
         serde_json::from_str(&run(&["kms", "create-key", "--output", "json"])).unwrap();
     assert!(key["KeyMetadata"]["KeyId"].is_string());
+    let config: serde_json::Value = serde_json::from_str(&run(&[
+        "deploy",
+        "get-deployment-config",
+        "--deployment-config-name",
+        "CodeDeployDefault.AllAtOnce",
+        "--output",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        config["deploymentConfigInfo"]["minimumHealthyHosts"]["type"],
+        "HOST_COUNT"
+    );
 }
 
 #[tokio::test]

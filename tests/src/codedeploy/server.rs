@@ -1,0 +1,368 @@
+//! One axum router serving both planes on one endpoint, told apart by
+//! `X-Amz-Target`, and the [`Simulator`] that starts it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::envelope::{EnvelopeError, EnvelopeFormat};
+use super::orchestrator::Simulation;
+use super::state::{Ec2Instance, OnPremisesInstance};
+use super::{commands, control};
+use crate::credentials::{CredentialStore, IssuedCredential};
+use crate::sigv4_verify;
+
+/// The control plane's target prefix.
+pub const CONTROL_PREFIX: &str = "CodeDeploy_20141006.";
+/// The host command plane's target prefix.
+pub const COMMANDS_PREFIX: &str = "CodeDeployCommandService_v20141006.";
+
+/// What the simulator is started with.
+#[derive(Debug, Clone)]
+pub struct SimulatorConfig {
+    pub region: String,
+    pub account_id: String,
+    /// Signatures on both planes are checked against these.
+    pub credentials: CredentialStore,
+    /// A lifecycle event not completed within this fails its host.
+    pub host_timeout: Duration,
+    /// A deployment running longer than this fails with TIMEOUT.
+    pub deployment_timeout: Option<Duration>,
+    /// How long PollHostCommand waits for a command before answering empty.
+    pub poll_wait: Duration,
+    pub envelope: EnvelopeFormat,
+}
+
+impl SimulatorConfig {
+    /// Defaults close to AWS's: us-east-1, a one-hour host timeout and a
+    /// long-poll well under the agent's 80 s read timeout.
+    pub fn new(credentials: CredentialStore) -> Self {
+        SimulatorConfig {
+            region: "us-east-1".to_owned(),
+            account_id: "123456789012".to_owned(),
+            credentials,
+            host_timeout: Duration::from_secs(3600),
+            deployment_timeout: None,
+            poll_wait: Duration::from_secs(20),
+            envelope: EnvelopeFormat::Pkcs7Json,
+        }
+    }
+}
+
+/// Failures starting the simulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulatorError {
+    #[error("bind codedeploy simulator on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("make the deployment-spec signing key")]
+    Signer {
+        #[source]
+        source: EnvelopeError,
+    },
+}
+
+/// Starts the CodeDeploy simulator.
+pub struct Simulator;
+
+impl Simulator {
+    /// Binds 127.0.0.1 on a free port and serves both planes there until
+    /// the handle is dropped.
+    pub async fn start(config: SimulatorConfig) -> Result<SimulatorHandle, SimulatorError> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| SimulatorError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| SimulatorError::Bind { addr, source })?;
+        let sim = Arc::new(Simulation::new(config)?);
+        let app = router(sim.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(SimulatorHandle {
+            endpoint: format!("http://{local}"),
+            sim,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+}
+
+/// A running simulator; dropping it stops the server.
+pub struct SimulatorHandle {
+    endpoint: String,
+    sim: Arc<Simulation>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl SimulatorHandle {
+    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_CODEDEPLOY` and an
+    /// agent's `deploy_control_endpoint`.
+    pub fn endpoint(&self) -> String {
+        self.endpoint.clone()
+    }
+
+    pub fn region(&self) -> String {
+        self.sim.settings.region.clone()
+    }
+
+    /// Makes an EC2 instance exist, with its tags; returns the
+    /// HostIdentifier its agent polls with (the instance ARN).
+    pub fn register_ec2_instance(&self, instance_id: &str, tags: &[(&str, &str)]) -> String {
+        let arn = format!(
+            "arn:aws:ec2:{}:{}:instance/{instance_id}",
+            self.sim.settings.region, self.sim.settings.account_id
+        );
+        self.sim.with_state(|st| {
+            st.ec2.insert(
+                instance_id.to_owned(),
+                Ec2Instance {
+                    instance_id: instance_id.to_owned(),
+                    arn: arn.clone(),
+                    tags: own_tags(tags),
+                },
+            );
+        });
+        arn
+    }
+
+    /// Registers an on-premises instance, as RegisterOnPremisesInstance plus
+    /// AddTagsToOnPremisesInstances would; its HostIdentifier is `iam_arn`.
+    pub fn register_on_premises_instance(&self, name: &str, iam_arn: &str, tags: &[(&str, &str)]) {
+        let arn = self.sim.on_premises_arn(name);
+        self.sim.with_state(|st| {
+            st.on_premises.insert(
+                name.to_owned(),
+                OnPremisesInstance {
+                    name: name.to_owned(),
+                    iam_arn: iam_arn.to_owned(),
+                    arn,
+                    tags: own_tags(tags),
+                    register_time: SystemTime::now(),
+                },
+            );
+        });
+    }
+
+    /// Changes the host timeout for commands sent from now on.
+    pub fn set_host_timeout(&self, timeout: Duration) {
+        self.sim.with_state(|st| st.host_timeout = timeout);
+    }
+
+    /// Changes the deployment timeout for deployments started from now on.
+    pub fn set_deployment_timeout(&self, timeout: Option<Duration>) {
+        self.sim.with_state(|st| st.deployment_timeout = timeout);
+    }
+
+    /// A deployment's status, without a signed call.
+    pub fn deployment_status(&self, deployment_id: &str) -> Option<String> {
+        self.sim.with_state(|st| {
+            st.deployments
+                .get(deployment_id)
+                .map(|d| d.status.as_str().to_owned())
+        })
+    }
+
+    /// The number of PollHostCommand calls waiting right now.
+    pub fn waiting_polls(&self) -> usize {
+        self.sim.waiting_polls()
+    }
+}
+
+impl Drop for SimulatorHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.abort();
+    }
+}
+
+fn own_tags(tags: &[(&str, &str)]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn router(sim: Arc<Simulation>) -> Router {
+    Router::new().fallback(any(handle)).with_state(sim)
+}
+
+async fn handle(
+    AxumState(sim): AxumState<Arc<Simulation>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if method != Method::POST {
+        // The official agent probes `GET /` at startup and only needs an
+        // answer; AWS answers such probes with an error document.
+        return AwsError::new("UnknownOperationException", "").into_response();
+    }
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let result = if let Some(op) = target.strip_prefix(CONTROL_PREFIX) {
+        match authenticate(&sim, &method, &uri, &headers, &body, "codedeploy") {
+            Ok(_) => match parse_body(&body) {
+                Ok(input) => control::dispatch(&sim, op, input),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    } else if let Some(op) = target.strip_prefix(COMMANDS_PREFIX) {
+        match authenticate(&sim, &method, &uri, &headers, &body, "codedeploy-commands") {
+            Ok(caller) => match parse_body(&body) {
+                Ok(input) => commands::dispatch(&sim, op, input, &caller).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    } else {
+        Err(AwsError::new("UnknownOperationException", ""))
+    };
+    match result {
+        Ok(value) => json_response(StatusCode::OK, &value),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn authenticate(
+    sim: &Simulation,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    service: &str,
+) -> Result<IssuedCredential, AwsError> {
+    sigv4_verify::verify(
+        method,
+        uri,
+        headers,
+        body,
+        service,
+        &sim.settings.region,
+        &sim.settings.credentials,
+        SystemTime::now(),
+    )
+    .map_err(|e| {
+        let (code, message, status) = e.aws_error();
+        AwsError::new(code, message)
+            .with_status(StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN))
+    })
+}
+
+/// An empty body is an empty input, as AWS's JSON services take it.
+fn parse_body(body: &[u8]) -> Result<Value, AwsError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(AwsError::serialization(
+            "Start of structure or map found where not expected.",
+        )),
+        Err(e) => Err(AwsError::serialization(&format!(
+            "Malformed request body at line {} column {}",
+            e.line(),
+            e.column()
+        ))),
+    }
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response {
+    let mut response = (status, value.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+/// An AWS JSON 1.1 error: `{"__type": …, "message": …}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+}
+
+impl AwsError {
+    /// A client error (400).
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        AwsError {
+            status: StatusCode::BAD_REQUEST,
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn serialization(message: &str) -> Self {
+        AwsError::new("SerializationException", message)
+    }
+}
+
+impl IntoResponse for AwsError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({ "__type": self.code });
+        if !self.message.is_empty() {
+            body["message"] = Value::String(self.message);
+        }
+        let mut response = json_response(self.status, &body);
+        if let Ok(v) = HeaderValue::from_str(&self.code) {
+            response.headers_mut().insert("x-amzn-errortype", v);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_json_is_a_serialization_exception() {
+        let e = parse_body(b"{\"a\":").unwrap_err();
+        assert_eq!(e.code, "SerializationException");
+        assert!(e.message.contains("line 1"), "{}", e.message);
+        assert_eq!(
+            parse_body(b"[1]").unwrap_err().code,
+            "SerializationException"
+        );
+        assert!(parse_body(b"").unwrap().is_object());
+    }
+}

@@ -1,0 +1,129 @@
+//! The scripted host against the real simulator: the command protocol end
+//! to end, through both envelope formats.
+
+mod fleet;
+
+use std::time::Duration;
+
+use aws_sdk_codedeploy::types::LifecycleEventStatus;
+use fleet::Fleet;
+use slipway_tests::codedeploy::EnvelopeFormat;
+use slipway_tests::scripted_host::{Ending, Handled, Outcome, Script};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn events_of(handled: &[Handled], deployment_id: &str) -> Vec<String> {
+    handled
+        .iter()
+        .filter(|h| h.spec.deployment_id == deployment_id)
+        .map(|h| h.event.clone())
+        .collect()
+}
+
+/// Two hosts take two deployments in turn; the spec arrives as streamed
+/// PKCS7 and names the deployment, and ApplicationStop runs only once the
+/// host has a previous revision.
+#[tokio::test]
+async fn scripted_hosts_carry_signed_deployments_to_succeeded() {
+    let fleet = Fleet::start(
+        2,
+        "CodeDeployDefault.AllAtOnce",
+        EnvelopeFormat::Pkcs7Json,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let hosts = fleet.spawn_hosts(|_| Script::all(Outcome::Succeed(Duration::ZERO)));
+
+    let first = fleet.deploy("shop-1.tgz").await.unwrap();
+    assert_eq!(
+        fleet.wait_for_end(&first, DEADLINE).await.unwrap(),
+        "Succeeded"
+    );
+    let second = fleet.deploy("shop-2.tgz").await.unwrap();
+    assert_eq!(
+        fleet.wait_for_end(&second, DEADLINE).await.unwrap(),
+        "Succeeded"
+    );
+
+    let first_time = [
+        "DownloadBundle",
+        "BeforeInstall",
+        "Install",
+        "AfterInstall",
+        "ApplicationStart",
+        "ValidateService",
+    ];
+    for host in &hosts {
+        assert!(host.errors().is_empty(), "{:?}", host.errors());
+        let handled = host.handled();
+        assert_eq!(events_of(&handled, &first), first_time);
+        let mut again = vec!["ApplicationStop"];
+        again.extend(first_time);
+        assert_eq!(events_of(&handled, &second), again);
+        for h in &handled {
+            assert_eq!(h.envelope_format, "PKCS7/JSON");
+            assert_eq!(h.ending, Ending::Completed("Succeeded".to_owned()));
+            assert_eq!(h.spec.application_name, "shop");
+            assert_eq!(h.spec.deployment_group_name, "web");
+            assert_eq!(h.spec.deployment_creator, "user");
+        }
+    }
+}
+
+/// With TEXT/JSON envelopes, a host whose ApplicationStart fails fails the
+/// deployment, and the agent's diagnostics reach the lifecycle event.
+#[tokio::test]
+async fn a_failing_script_reaches_the_targets_diagnostics() {
+    let fleet = Fleet::start(
+        1,
+        "CodeDeployDefault.OneAtATime",
+        EnvelopeFormat::TextJson,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let failing = Script::noop().on(
+        "ApplicationStart",
+        Outcome::script_failed("scripts/start.sh", 2),
+    );
+    let hosts = fleet.spawn_hosts(|_| failing.clone());
+    let id = fleet.deploy("shop-1.tgz").await.unwrap();
+    assert_eq!(fleet.wait_for_end(&id, DEADLINE).await.unwrap(), "Failed");
+
+    let handled = hosts[0].handled();
+    assert!(handled.iter().all(|h| h.envelope_format == "TEXT/JSON"));
+    assert_eq!(handled.last().unwrap().event, "ApplicationStart");
+
+    let targets = fleet
+        .codedeploy
+        .batch_get_deployment_targets()
+        .deployment_id(&id)
+        .target_ids("host-000")
+        .send()
+        .await
+        .unwrap();
+    let target = targets.deployment_targets()[0]
+        .instance_target()
+        .expect("an instance target");
+    let start = target
+        .lifecycle_events()
+        .iter()
+        .find(|e| e.lifecycle_event_name() == Some("ApplicationStart"))
+        .unwrap();
+    assert_eq!(start.status(), Some(&LifecycleEventStatus::Failed));
+    let diagnostics = start.diagnostics().unwrap();
+    assert_eq!(
+        diagnostics.error_code().map(|c| c.as_str()),
+        Some("ScriptFailed")
+    );
+    assert_eq!(diagnostics.script_name(), Some("scripts/start.sh"));
+    assert_eq!(
+        diagnostics.message(),
+        Some("Script at specified location: scripts/start.sh failed with exit code 2")
+    );
+    assert_eq!(
+        diagnostics.log_tail(),
+        Some("[stderr]scripts/start.sh: exit 2\n")
+    );
+}
