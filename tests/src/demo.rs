@@ -7,19 +7,32 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::Error;
+use crate::credentials::IssuedCredential;
 use crate::sandbox::{Sandbox, SandboxBuilder};
+use crate::scripted_host::{HostConfig, Outcome, RunningHost, Script, ScriptedHost};
 
-/// Starts `builder`'s sandbox, checks every service answers, writes one
-/// `export NAME=VALUE` line per variable to `out` (and to `env_file`, if
-/// given), then serves until `shutdown` completes and stops everything.
+/// The tag every demo host carries, for a deployment group's on-premises
+/// tag filter.
+pub const DEMO_HOST_TAG: (&str, &str) = ("slipway-demo", "web");
+
+/// How long each demo host's hooks take per lifecycle event: long enough
+/// for someone following a deployment to watch it move host by host.
+pub const DEMO_HOOK_TIME: Duration = Duration::from_millis(300);
+
+/// Starts `builder`'s sandbox with `hosts` scripted on-premises hosts,
+/// checks every service answers, writes one `export NAME=VALUE` line per
+/// variable to `out` (and to `env_file`, if given), then serves until
+/// `shutdown` completes and stops everything.
 pub async fn run(
     builder: SandboxBuilder,
+    hosts: usize,
     env_file: Option<&Path>,
     mut out: impl Write,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     let sandbox = builder.start().await?;
     probe(&sandbox).await?;
+    let fleet = spawn_hosts(&sandbox, hosts);
     let exports = exports(&sandbox.env());
     if let Some(path) = env_file {
         write_env_file(path, &exports)?;
@@ -30,12 +43,44 @@ pub async fn run(
     tracing::info!("sandbox ready; Ctrl-C stops it");
     shutdown.await;
     tracing::info!("stopping the sandbox");
+    drop(fleet);
     if let Some(path) = env_file {
         // A stale file would point the next reader at dead ports.
         let _ = std::fs::remove_file(path);
     }
     sandbox.shutdown().await;
     Ok(())
+}
+
+/// Registers `count` on-premises instances, `host-1` and on, tagged with
+/// [`DEMO_HOST_TAG`], each with its own IAM user's keys, and starts a
+/// scripted host for each whose hooks succeed after [`DEMO_HOOK_TIME`]. They
+/// stand in for real agents until ours runs the hooks.
+pub fn spawn_hosts(sandbox: &Sandbox, count: usize) -> Vec<RunningHost> {
+    (1..=count)
+        .map(|i| {
+            let name = format!("host-{i}");
+            let iam_arn = format!("arn:aws:iam::{}:user/{name}", sandbox.account_id());
+            let credential = IssuedCredential {
+                access_key_id: format!("AKIADEMOHOST{i:08}"),
+                secret_access_key: format!("demo-host-{i}-secret-0123456789abcdefghij"),
+                session_token: None,
+                expiration: None,
+                principal_arn: iam_arn.clone(),
+            };
+            sandbox.credential_store().insert(credential.clone());
+            sandbox
+                .codedeploy()
+                .register_on_premises_instance(&name, &iam_arn, &[DEMO_HOST_TAG]);
+            let config = HostConfig::new(
+                sandbox.codedeploy_endpoint(),
+                sandbox.region(),
+                iam_arn,
+                credential,
+            );
+            ScriptedHost::new(config, Script::all(Outcome::Succeed(DEMO_HOOK_TIME))).spawn()
+        })
+        .collect()
 }
 
 /// One `export NAME=VALUE` line per variable.

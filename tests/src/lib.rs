@@ -60,7 +60,7 @@
 //! TrustPolicy::github(&[sub]) | github_like(&[pattern]) | sandbox_issuer()
 //!   .with(Condition::string_equals(claim, &[v]) | Condition::string_like(claim, &[p]))
 //! SigningKey::generate() -> Result<SigningKey, Error>; .sign(&Value) .jwk() .kid()
-//! demo::run(builder, env_file, out, shutdown).await   (slipway-sandbox's body)
+//! demo::run(builder, hosts, env_file, out, shutdown).await   (slipway-sandbox's body)
 //! ```
 //!
 //! # Example

@@ -25,6 +25,11 @@ struct Args {
     /// Let IMDS answer token-less (IMDSv1) requests.
     #[arg(long)]
     allow_imds_v1: bool,
+    /// Register this many on-premises hosts (tag `slipway-demo=web`) and
+    /// run a scripted host for each whose hooks succeed after a moment, so
+    /// deployments to them run to the end.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    hosts: usize,
     /// Also write the `export` lines to this file (atomically, once every
     /// service answers; removed again on exit), for scripts to source.
     #[arg(long, value_name = "PATH")]
@@ -69,6 +74,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     slipway_tests::demo::run(
         builder,
+        args.hosts,
         args.env_file.as_deref(),
         std::io::stdout(),
         shutdown,
