@@ -735,11 +735,13 @@ fn roll_back(st: &mut State, failed: &Deployment, effects: &mut Effects) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codedeploy::state::IN_PLACE_EVENTS;
+    use crate::codedeploy::state::in_place_events;
     use crate::codedeploy::{commands, control};
     use serde_json::{Value, json};
 
-    const IN_PLACE_AFTER_STOP: &[&str] = IN_PLACE_EVENTS.split_at(1).1;
+    fn in_place_after_stop() -> Vec<&'static str> {
+        in_place_events().skip(1).collect()
+    }
 
     /// An application `app` with group `g` over `hosts` on-premises hosts
     /// tagged role=web, driven through the planes' dispatchers.
@@ -913,8 +915,6 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 
-    const ALL_BUT_STOP: &[&str] = IN_PLACE_AFTER_STOP;
-
     #[tokio::test(start_paused = true)]
     async fn one_at_a_time_runs_hosts_in_turn_and_skips_a_first_application_stop() {
         let bed = Bed::new("CodeDeployDefault.OneAtATime", 3, json!({})).await;
@@ -922,7 +922,7 @@ mod tests {
         assert_eq!(bed.status(&id), "InProgress");
         assert!(bed.poll(2).await.is_none(), "only one host at a time");
         for n in 1..=3 {
-            assert_eq!(bed.run_host(n, None).await, ALL_BUT_STOP);
+            assert_eq!(bed.run_host(n, None).await, in_place_after_stop());
             assert_eq!(bed.event_statuses(&id, n)[0], "Skipped");
         }
         assert_eq!(bed.status(&id), "Succeeded");
@@ -1091,7 +1091,7 @@ mod tests {
             .deploy("v2.tgz", json!({"ignoreApplicationStopFailures": true}))
             .await;
         assert_eq!(bed.run_host(1, Some("ApplicationStop")).await.len(), 1);
-        assert_eq!(bed.run_host(1, None).await, ALL_BUT_STOP);
+        assert_eq!(bed.run_host(1, None).await, in_place_after_stop());
         assert_eq!(bed.status(&id), "Succeeded");
         assert_eq!(bed.target(&id, 1)["status"], "Succeeded");
         let id = bed.deploy("v3.tgz", json!({})).await;

@@ -12,16 +12,13 @@ use serde_json::Value;
 use super::configs::{self, DeploymentConfig};
 use super::envelope::Envelope;
 
-/// The in-place lifecycle, in the order a host runs it.
-pub const IN_PLACE_EVENTS: [&str; 7] = [
-    "ApplicationStop",
-    "DownloadBundle",
-    "BeforeInstall",
-    "Install",
-    "AfterInstall",
-    "ApplicationStart",
-    "ValidateService",
-];
+/// The in-place lifecycle without a load balancer, in the order a host
+/// runs it: the one order the action, the agent and the simulator share.
+pub fn in_place_events() -> impl Iterator<Item = &'static str> {
+    slipway_shared::lifecycle::LifecycleEvent::in_place(false)
+        .iter()
+        .map(|event| event.name())
+}
 
 #[derive(Debug, Clone)]
 pub struct Application {
@@ -433,8 +430,7 @@ impl State {
                 host_identifier,
                 status: Status::Pending,
                 last_updated: now,
-                events: IN_PLACE_EVENTS
-                    .iter()
+                events: in_place_events()
                     .map(|name| LifecycleEvent {
                         name,
                         status: Status::Pending,
