@@ -40,6 +40,15 @@ async fn server_errors_are_retried_then_succeed() {
 }
 
 #[tokio::test]
+async fn an_unreachable_identity_provider_is_retried_then_succeeds() {
+    let sandbox = sandbox().await;
+    sandbox.sts().idp_unreachable_next(2);
+    let run = Step::new(&sandbox).run().await;
+    assert!(run.success, "{}", run.all());
+    assert_eq!(sandbox.sts().assume_calls(), 3);
+}
+
+#[tokio::test]
 async fn retries_stop_at_retry_max_attempts() {
     let sandbox = sandbox().await;
     sandbox.sts().throttle_next(100);
