@@ -364,7 +364,10 @@ impl ScriptedHost {
             .await?;
         if let Some(status @ ("Succeeded" | "Failed")) = status.as_deref() {
             if status == "Failed" && noop {
-                // As the agent does: a noop needs no work, so it still succeeds.
+                // As the agent does: it fetches the spec again to re-check
+                // that the command is a noop, and a noop, needing no work,
+                // still succeeds.
+                self.specification(&handled.command).await?;
                 self.complete(
                     &id,
                     "Succeeded",
