@@ -530,7 +530,9 @@ impl RunningHost {
         &self.host
     }
 
-    /// Every command handled so far, in the order they ended.
+    /// Every command handled so far, in the order they ended. A command is
+    /// recorded once its completion call has returned, a moment after the
+    /// simulator saw it: wait for records with [`Self::wait_until`].
     pub fn handled(&self) -> Vec<Handled> {
         self.lock().handled.clone()
     }

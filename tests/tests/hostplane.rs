@@ -56,7 +56,12 @@ async fn scripted_hosts_carry_signed_deployments_to_succeeded() {
     ];
     for host in &hosts {
         assert!(host.errors().is_empty(), "{:?}", host.errors());
-        let handled = host.handled();
+        // The simulator ends the deployment on the last completion, a
+        // moment before the host records it.
+        let handled = host
+            .wait_until(DEADLINE, |h| events_of(h, &second).len() == 7)
+            .await
+            .unwrap();
         assert_eq!(events_of(&handled, &first), first_time);
         let mut again = vec!["ApplicationStop"];
         again.extend(first_time);
@@ -84,7 +89,12 @@ async fn a_failing_script_reaches_the_targets_diagnostics() {
     let id = fleet.deploy("shop-1.tgz").await.unwrap();
     assert_eq!(fleet.wait_for_end(&id, DEADLINE).await.unwrap(), "Failed");
 
-    let handled = hosts[0].handled();
+    let handled = hosts[0]
+        .wait_until(DEADLINE, |h| {
+            h.iter().any(|h| h.event == "ApplicationStart")
+        })
+        .await
+        .unwrap();
     assert!(handled.iter().all(|h| h.envelope_format == "TEXT/JSON"));
     assert_eq!(handled.last().unwrap().event, "ApplicationStart");
 
@@ -152,7 +162,10 @@ async fn a_hung_script_is_failed_by_the_host_timeout() {
     let hosts = fleet.spawn_hosts(|_| Script::noop().on("DownloadBundle", Outcome::Hang));
     let id = fleet.deploy("shop-1.tgz").await.unwrap();
     assert_eq!(fleet.wait_for_end(&id, DEADLINE).await.unwrap(), "Failed");
-    let handled = hosts[0].handled();
+    let handled = hosts[0]
+        .wait_until(DEADLINE, |h| !h.is_empty())
+        .await
+        .unwrap();
     assert_eq!(handled.len(), 1, "{handled:?}");
     assert_eq!(handled[0].event, "DownloadBundle");
     assert_eq!(handled[0].ending, Ending::Hung);
