@@ -39,9 +39,9 @@ pub enum Error {
         #[source]
         source: jsonwebtoken::errors::Error,
     },
-    /// `.venv/bin/moto_server` is not there: `scripts/setup` has not run.
-    #[error("moto_server not found at {path} (run scripts/setup)")]
-    MotoMissing {
+    /// A program `scripts/setup` installs into `.venv` is not there.
+    #[error("{path} not found (run scripts/setup)")]
+    VenvMissing {
         /// Where it was looked for.
         path: PathBuf,
     },
@@ -105,5 +105,24 @@ pub enum Error {
         /// The write error.
         #[source]
         source: std::io::Error,
+    },
+    /// A trust policy document is not JSON.
+    #[error("trust policy of role {role} is not JSON")]
+    TrustDocumentJson {
+        /// The role being defined.
+        role: String,
+        /// serde_json's error (with line and column).
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A trust policy document says something the sandbox cannot model.
+    #[error("trust policy of role {role}: {field}: {reason}")]
+    TrustDocument {
+        /// The role being defined.
+        role: String,
+        /// Where in the document (`Statement[0].Condition.StringLike`).
+        field: String,
+        /// What is wrong there.
+        reason: &'static str,
     },
 }

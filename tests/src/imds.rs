@@ -47,12 +47,15 @@ pub struct Imds {
 
 #[derive(Debug)]
 struct ImdsState {
+    url: String,
     account_id: String,
     region: String,
     instance_id: String,
     role_name: String,
     store: CredentialStore,
     allow_v1: AtomicBool,
+    /// Whether an instance profile is attached at all.
+    role_attached: AtomicBool,
     /// Session tokens and when each stops working.
     tokens: Mutex<HashMap<String, Instant>>,
     tokens_issued: AtomicUsize,
@@ -66,12 +69,14 @@ impl Imds {
         let bound = Bound::new("imds").await?;
         let suffix = ids::unique_id("", &bound.url()).to_ascii_lowercase();
         let state = Arc::new(ImdsState {
+            url: bound.url(),
             account_id: config.account_id,
             region: config.region,
             instance_id: format!("i-0{}", &suffix[..16]),
             role_name: "slipway-host".into(),
             store: config.credentials,
             allow_v1: AtomicBool::new(config.allow_v1),
+            role_attached: AtomicBool::new(true),
             tokens: Mutex::new(HashMap::new()),
             tokens_issued: AtomicUsize::new(0),
             credential: Mutex::new(None),
@@ -80,6 +85,11 @@ impl Imds {
         });
         let router = Router::new().fallback(handle).with_state(state.clone());
         Ok((Self { state }, bound.serve(router)))
+    }
+
+    /// This IMDS's base URL (what `AWS_EC2_METADATA_SERVICE_ENDPOINT` takes).
+    pub fn endpoint(&self) -> &str {
+        &self.state.url
     }
 
     /// The host's instance id (`i-0…`).
@@ -95,6 +105,12 @@ impl Imds {
     /// Whether token-less (IMDSv1) requests are answered.
     pub fn set_v1_allowed(&self, allowed: bool) {
         self.state.allow_v1.store(allowed, Ordering::SeqCst);
+    }
+
+    /// Attaches or detaches the instance profile: detached, the
+    /// `iam/` paths answer 404, as on an instance launched without one.
+    pub fn set_role_attached(&self, attached: bool) {
+        self.state.role_attached.store(attached, Ordering::SeqCst);
     }
 
     /// Session tokens handed out so far.
@@ -218,6 +234,9 @@ impl ImdsState {
     }
 
     fn metadata(&self, path: &str) -> Option<String> {
+        if path.starts_with("/latest/meta-data/iam") && !self.role_attached.load(Ordering::SeqCst) {
+            return None;
+        }
         let role_path = format!(
             "/latest/meta-data/iam/security-credentials/{}",
             self.role_name

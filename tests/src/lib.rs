@@ -13,6 +13,7 @@
 //!   [`sts::trust`] holds [`Role`] and [`TrustPolicy`].
 //! - [`imds`]: [`Imds`], the metadata service of one simulated EC2 host.
 //! - [`moto`]: [`Moto`], moto's server from `.venv`.
+//! - [`venv`]: finding `.venv`'s programs (moto, boto3's python, the AWS CLI).
 //! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
 //! - [`scripted_host`]: a host that speaks the CodeDeploy command protocol, playing a script.
@@ -38,6 +39,7 @@
 //!   credential_store() -> &CredentialStore static_credentials() -> &IssuedCredential
 //!   deploy_role_arn() -> String            env() -> Vec<(String, String)>
 //!   codedeploy_endpoint() -> String        codedeploy() -> &codedeploy::SimulatorHandle
+//!   add_host(&mut self).await -> Result<Imds, Error>   (one more simulated EC2 host)
 //!   shutdown(self).await                   (Drop also stops everything)
 //! OidcIssuer
 //!   issuer_url() request_url() request_token() jwks_url() -> String
@@ -45,13 +47,16 @@
 //!   expire_next_tokens(n) refuse_requests(status) allow_requests() tokens_issued() -> usize
 //!   signing_key() -> &SigningKey
 //! Sts
-//!   throttle_next(n) fail_next_with(n, status) assume_calls() -> usize
+//!   throttle_next(n) idp_unreachable_next(n) fail_next_with(n, status) assume_calls() -> usize
 //!   set_credential_lifetime(Duration) add_role(Role) role_arn(name) -> String
 //!   add_provider(issuer_url, client_ids) remove_provider(issuer_url)
 //! Imds
-//!   instance_id() role_name() -> &str  credential() -> IssuedCredential
-//!   set_v1_allowed(bool) set_credential_lifetime(Duration) tokens_issued() -> usize
-//! Role::new(name, TrustPolicy).max_session_duration(Duration)
+//!   endpoint() instance_id() role_name() -> &str  credential() -> IssuedCredential
+//!   set_v1_allowed(bool) set_role_attached(bool) set_credential_lifetime(Duration)
+//!   tokens_issued() -> usize
+//! Role::new(name, TrustPolicy).also_trusting(TrustPolicy).max_session_duration(Duration)
+//! Role::from_trust_document(name, &json_text) -> Result<Role, Error>   (IAM's JSON)
+//! role.trust_document(account, issuer) -> Value   Sts::trust_document(name) -> Option<Value>
 //! TrustPolicy::github(&[sub]) | github_like(&[pattern]) | sandbox_issuer()
 //!   .with(Condition::string_equals(claim, &[v]) | Condition::string_like(claim, &[p]))
 //! SigningKey::generate() -> Result<SigningKey, Error>; .sign(&Value) .jwk() .kid()
@@ -85,6 +90,7 @@ pub mod sigv4_verify;
 pub mod sts;
 mod sync;
 mod timestamp;
+pub mod venv;
 
 pub use claims::Claims;
 pub use credentials::{CredentialStore, IssuedCredential};

@@ -3,11 +3,11 @@
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::Error;
+use crate::{Error, venv};
 
 /// moto imports a lot of Python; on a busy 2-core machine that can take a
 /// while, so readiness gets a generous deadline.
@@ -26,21 +26,16 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// `<workspace>/.venv/bin/moto_server`, found from this crate's manifest dir.
-    pub fn executable() -> PathBuf {
-        workspace_root().join(".venv/bin/moto_server")
-    }
-
     /// Starts moto from `.venv` and waits until it answers HTTP.
     pub async fn start() -> Result<Self, Error> {
-        Self::start_at(&Self::executable()).await
+        Self::start_at(&venv::bin("moto_server")?).await
     }
 
     /// Starts the `moto_server` at `path` and waits until it answers HTTP.
     pub async fn start_at(path: &Path) -> Result<Self, Error> {
         let path = path.to_owned();
         if !path.is_file() {
-            return Err(Error::MotoMissing { path });
+            return Err(Error::VenvMissing { path });
         }
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
@@ -154,12 +149,6 @@ fn free_port() -> Result<u16, Error> {
     Ok(listener.local_addr().map_err(bind)?.port())
 }
 
-/// The workspace root: the parent of this crate's directory.
-pub fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,7 +159,7 @@ mod tests {
         let error = Moto::start_at(Path::new("/nonexistent/moto_server"))
             .await
             .unwrap_err();
-        assert!(matches!(error, Error::MotoMissing { .. }));
+        assert!(matches!(error, Error::VenvMissing { .. }));
         assert!(error.to_string().contains("scripts/setup"));
     }
 

@@ -18,7 +18,7 @@ use crate::Error;
 use crate::claims::{Claims, TOKEN_LIFETIME};
 use crate::server::{Bound, HttpServer};
 use crate::signing_key::SigningKey;
-use crate::sync::lock;
+use crate::sync::{lock, take_one};
 use crate::timestamp::unix_now;
 
 /// The path of the token endpoint, shaped like the Actions service's.
@@ -139,10 +139,7 @@ impl OidcIssuer {
 impl IssuerState {
     fn mint(&self, audience: &str) -> String {
         let claims = lock(&self.claims).clone();
-        let expire = self
-            .expire_next
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
+        let expire = take_one(&self.expire_next);
         let iat = if expire {
             unix_now() - TOKEN_LIFETIME.as_secs() - EXPIRED_AGO
         } else {

@@ -23,6 +23,10 @@ pub const DEPLOY_ROLE: &str = "slipway-deploy";
 
 /// Running services. Dropping it stops every server and process it started;
 /// [`Sandbox::shutdown`] does the same, letting open requests finish.
+///
+/// The in-process servers are tasks on the tokio runtime that called
+/// [`SandboxBuilder::start`]: they serve while that runtime runs (a
+/// `#[tokio::test]`'s single thread is enough, as long as the test awaits).
 pub struct Sandbox {
     oidc: OidcIssuer,
     sts: Sts,
@@ -47,6 +51,18 @@ pub struct SandboxBuilder {
     codedeploy_host_timeout: Option<Duration>,
     codedeploy_poll_wait: Option<Duration>,
     codedeploy_envelope: EnvelopeFormat,
+}
+
+impl std::fmt::Debug for Sandbox {
+    // Endpoints only: the static secret stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("oidc", &self.oidc_url)
+            .field("sts", &self.sts_url)
+            .field("imds", &self.imds_url)
+            .field("moto", &self.moto_endpoint())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sandbox {
@@ -134,6 +150,15 @@ impl Sandbox {
     /// The simulated EC2 host's metadata service.
     pub fn imds(&self) -> &Imds {
         &self.imds
+    }
+
+    /// Starts the metadata service of one more simulated EC2 host (its own
+    /// instance id and instance-profile credentials, in the same store); it
+    /// stops with the sandbox.
+    pub async fn add_host(&mut self) -> Result<Imds, Error> {
+        let (imds, server) = Imds::start(host_config(&self.credentials, false)).await?;
+        self.servers.push(server);
+        Ok(imds)
     }
 
     /// The GitHub OIDC issuer.
@@ -242,7 +267,9 @@ impl SandboxBuilder {
         self
     }
 
-    /// Hands out TEXT/JSON deployment specs instead of signed PKCS7/JSON.
+    /// Hands out TEXT/JSON deployment specs instead of signed PKCS7/JSON,
+    /// for an agent's developer mode: the official agent's daemon refuses
+    /// TEXT/JSON and needs the default.
     pub fn codedeploy_envelope(mut self, envelope: EnvelopeFormat) -> Self {
         self.codedeploy_envelope = envelope;
         self
@@ -289,13 +316,7 @@ impl SandboxBuilder {
                 credentials: credentials.clone(),
             })
             .await?;
-            let (imds, imds_server) = Imds::start(ImdsConfig {
-                account_id: ACCOUNT_ID.to_owned(),
-                region: REGION.to_owned(),
-                credentials: credentials.clone(),
-                allow_v1: self.imds_v1,
-            })
-            .await?;
+            let (imds, imds_server) = Imds::start(host_config(&credentials, self.imds_v1)).await?;
             let mut codedeploy = SimulatorConfig::new(credentials.clone());
             codedeploy.region = REGION.to_owned();
             codedeploy.account_id = ACCOUNT_ID.to_owned();
@@ -335,5 +356,15 @@ impl SandboxBuilder {
             moto,
             codedeploy,
         })
+    }
+}
+
+/// A simulated host in the sandbox's account and region.
+fn host_config(credentials: &CredentialStore, allow_v1: bool) -> ImdsConfig {
+    ImdsConfig {
+        account_id: ACCOUNT_ID.to_owned(),
+        region: REGION.to_owned(),
+        credentials: credentials.clone(),
+        allow_v1,
     }
 }

@@ -454,6 +454,12 @@ assert isinstance(r["revisionInfo"]["registerTime"], datetime.datetime)
 assert len(cd.list_application_revisions(applicationName="app", sortBy="registerTime", sortOrder="descending")["revisions"]) == 1
 cd.register_on_premises_instance(instanceName="h1", iamSessionArn="arn:aws:sts::123456789012:assumed-role/host/h1")
 cd.add_tags_to_on_premises_instances(instanceNames=["h1"], tags=[{"Key": "role", "Value": "web"}])
+h1 = cd.get_on_premises_instance(instanceName="h1")["instanceInfo"]
+assert h1["iamSessionArn"].endswith("/h1") and h1["tags"] == [{"Key": "role", "Value": "web"}], h1
+assert isinstance(h1["registerTime"], datetime.datetime)
+assert cd.list_applications()["applications"] == ["app"]
+assert cd.list_deployment_groups(applicationName="app")["deploymentGroups"] == ["g2"]
+assert "CodeDeployDefault.HalfAtATime" in cd.list_deployment_configs()["deploymentConfigsList"]
 # No EC2 instance matches the group: the deployment fails with NO_INSTANCES.
 dep = cd.create_deployment(applicationName="app", deploymentGroupName="g2", revision=rev)["deploymentId"]
 for _ in range(600):

@@ -283,7 +283,8 @@ async fn a_host_that_never_answers_fails_at_the_host_timeout() {
     let fleet = fleet(2).await;
     fleet.sim.set_host_timeout(Duration::from_millis(300));
     let _hosts = fleet.spawn_hosts(|i| match i {
-        0 => Script::noop().on("BeforeInstall", Outcome::NeverAnswer),
+        // The first event it is sent, so no healthy event races the timer.
+        0 => Script::noop().on("DownloadBundle", Outcome::NeverAnswer),
         _ => Script::noop(),
     });
     let id = fleet.deploy("shop-1.tgz").await.unwrap();
@@ -296,7 +297,11 @@ async fn a_host_that_never_answers_fails_at_the_host_timeout() {
             .collect::<Vec<_>>(),
         [TargetStatus::Failed, TargetStatus::Skipped]
     );
-    let event = &targets[0].lifecycle_events()[2];
+    let event = &targets[0].lifecycle_events()[1];
+    assert_eq!(
+        event.lifecycle_event_name.as_deref(),
+        Some("DownloadBundle")
+    );
     assert_eq!(event.status, Some(LifecycleEventStatus::Failed));
     let diagnostics = event.diagnostics.as_ref().unwrap();
     assert_eq!(

@@ -1,6 +1,13 @@
 //! `slipway-sandbox`: runs the local AWS test bed and prints the `export`
 //! lines that point slipway, the AWS CLI or boto3 at it. Ctrl-C or SIGTERM
 //! stops it.
+//!
+//! ```sh
+//! slipway-sandbox --env-file .sandbox/env &
+//! until [ -f .sandbox/env ]; do sleep 0.1; done
+//! . .sandbox/env
+//! aws sts get-caller-identity    # arn:aws:iam::123456789012:user/sandbox
+//! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -5,6 +5,37 @@
 //! Start it with [`Simulator::start`]; point `AWS_ENDPOINT_URL_CODEDEPLOY`
 //! and an agent's `deploy_control_endpoint` at [`SimulatorHandle::endpoint`].
 //!
+//! # Behaviour
+//! - Both planes check SigV4 against the [`CredentialStore`](crate::credentials::CredentialStore)
+//!   (`codedeploy` and `codedeploy-commands`); a host may act only as itself:
+//!   an on-premises host signs as its registered IAM user or session, an EC2
+//!   host as an instance-profile session named after the instance.
+//! - A deployment is `Created`, then `InProgress` once a task resolves its
+//!   targets (the group's tag filters or tag sets over registered
+//!   instances), then `Succeeded`, `Failed` or `Stopped`. `Queued` is never
+//!   used: a second deployment to a busy group is refused with
+//!   DeploymentLimitExceededException.
+//! - Hosts are started while the in-flight and failed hosts stay within the
+//!   fleet minus minimum healthy (`MOST_CONCURRENCY` for OneAtATime keeps all
+//!   but one healthy). When that can no longer be kept, hosts not started are
+//!   Skipped and the deployment fails with HEALTH_CONSTRAINTS once the hosts
+//!   in flight finish. Success needs minimum healthy successes, and one at least.
+//! - Each host gets the in-place events one command at a time; ApplicationStop
+//!   is Skipped until the host has finished Install in an earlier deployment
+//!   of the group. A failed ApplicationStop is passed over when
+//!   `ignoreApplicationStopFailures` is set.
+//! - A command not completed within the host timeout fails its event with
+//!   UnknownError. Agent error codes map to the lifecycle vocabulary
+//!   (1 ScriptMissing … 6 OutputsLeftOpen); 7, which has no service name, is
+//!   UnknownError. With a deployment timeout set
+//!   ([`SimulatorConfig::deployment_timeout`]), a deployment still running
+//!   then fails with TIMEOUT.
+//! - StopDeployment withdraws commands not yet polled and answers `Pending`
+//!   while hosts finish the event in hand; the deployment is then `Stopped`
+//!   (MANUAL_STOP). A failure (with DEPLOYMENT_FAILURE auto-rollback) or a
+//!   stop asking for rollback redeploys the group's last successful revision
+//!   as creator `codeDeployRollback`, with `rollbackInfo` on both deployments.
+//!
 //! # Layout
 //! - [`server`]: the axum router for both planes and the [`Simulator`] entry.
 //! - [`control`]: the control plane, `CodeDeploy_20141006.<Op>`.

@@ -45,6 +45,8 @@ pub struct Effects {
     commands: Vec<(String, Duration)>,
     /// Deployments just created (rollbacks) to start.
     started: Vec<String>,
+    /// Deployments just started, with their deployment timeout.
+    deadlines: Vec<(String, Duration)>,
 }
 
 const AGENT_UNREACHABLE: &str = "CodeDeploy agent was not able to receive the lifecycle event. \
@@ -135,6 +137,16 @@ impl Simulation {
                 }
             });
         }
+        for (id, timeout) in effects.deadlines {
+            let weak: Weak<Simulation> = Arc::downgrade(self);
+            tokio::spawn(async move {
+                tokio::time::sleep(timeout).await;
+                if let Some(sim) = weak.upgrade() {
+                    let effects = sim.with_state(|st| deployment_timed_out(st, &id));
+                    sim.apply(effects);
+                }
+            });
+        }
         if !effects.commands.is_empty() {
             self.commands_ready.notify_waiters();
         }
@@ -150,8 +162,8 @@ impl Simulation {
     /// Schedules `id`, just created, to leave `Created`.
     pub fn schedule_start(self: &Arc<Self>, id: String) {
         self.apply(Effects {
-            commands: vec![],
             started: vec![id],
+            ..Effects::default()
         });
     }
 }
@@ -210,8 +222,63 @@ pub fn start_deployment(st: &mut State, id: &str) -> Effects {
             &mut effects,
         );
     } else {
+        if let Some(timeout) = st.deployment_timeout {
+            effects.deadlines.push((id.to_owned(), timeout));
+        }
         advance(st, id, &mut effects);
     }
+    effects
+}
+
+/// Fails a deployment that outran the deployment timeout: the events in
+/// hand fail, hosts not started are Skipped.
+pub fn deployment_timed_out(st: &mut State, id: &str) -> Effects {
+    let mut effects = Effects::default();
+    if st
+        .deployments
+        .get(id)
+        .is_none_or(|d| d.status != DeploymentStatus::InProgress)
+    {
+        return effects;
+    }
+    let now = SystemTime::now();
+    let open: Vec<(i64, usize, usize)> = st
+        .commands
+        .values_mut()
+        .filter(|c| {
+            c.deployment_id == id
+                && !matches!(c.phase, CommandPhase::Completed | CommandPhase::Abandoned)
+        })
+        .map(|c| {
+            c.phase = CommandPhase::Abandoned;
+            (c.nonce, c.target_index, c.event_index)
+        })
+        .collect();
+    for (nonce, target, event) in open {
+        st.queued.remove(&nonce);
+        let e =
+            &mut st.deployments.get_mut(id).expect("checked above").targets[target].events[event];
+        e.status = Status::Failed;
+        e.end = Some(now);
+        e.diagnostics = Some(Diagnostics {
+            error_code: "UnknownError".to_owned(),
+            script_name: String::new(),
+            message: "The deployment timed out before the lifecycle event completed.".to_owned(),
+            log_tail: String::new(),
+        });
+        fail_target(st, id, target, now);
+    }
+    let d = st.deployments.get_mut(id).expect("checked above");
+    for t in d.targets.iter_mut().filter(|t| t.status == Status::Pending) {
+        skip_target(t, now);
+    }
+    finish(
+        st,
+        id,
+        DeploymentStatus::Failed,
+        Some(("TIMEOUT", "The deployment has timed out.")),
+        &mut effects,
+    );
     effects
 }
 
@@ -1081,6 +1148,24 @@ mod tests {
         assert_eq!(event["status"], "Failed");
         assert_eq!(event["diagnostics"]["errorCode"], "UnknownError");
         assert_eq!(bed.target(&id, 2)["status"], "Skipped");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deployment_that_outruns_the_deployment_timeout_fails_with_timeout() {
+        let bed = Bed::new("CodeDeployDefault.OneAtATime", 2, json!({})).await;
+        bed.sim
+            .with_state(|st| st.deployment_timeout = Some(Duration::from_secs(600)));
+        let id = bed.deploy("v1.tgz", json!({})).await;
+        let (command, _) = bed.poll(1).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(601)).await;
+        let info = bed.info(&id);
+        assert_eq!(info["status"], "Failed");
+        assert_eq!(info["errorInformation"]["code"], "TIMEOUT");
+        assert_eq!(bed.target(&id, 1)["status"], "Failed");
+        assert_eq!(bed.target(&id, 2)["status"], "Skipped");
+        let late = json!({"HostCommandIdentifier": command, "CommandStatus": "Succeeded"});
+        let late = bed.host("PutHostCommandComplete", late).await;
+        assert_eq!(late.unwrap_err().code, "ClientException");
     }
 
     #[tokio::test(start_paused = true)]

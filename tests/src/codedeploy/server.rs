@@ -37,6 +37,8 @@ pub struct SimulatorConfig {
     pub credentials: CredentialStore,
     /// A lifecycle event not completed within this fails its host.
     pub host_timeout: Duration,
+    /// A deployment running longer than this fails with TIMEOUT.
+    pub deployment_timeout: Option<Duration>,
     /// How long PollHostCommand waits for a command before answering empty.
     pub poll_wait: Duration,
     pub envelope: EnvelopeFormat,
@@ -51,6 +53,7 @@ impl SimulatorConfig {
             account_id: "123456789012".to_owned(),
             credentials,
             host_timeout: Duration::from_secs(3600),
+            deployment_timeout: None,
             poll_wait: Duration::from_secs(20),
             envelope: EnvelopeFormat::Pkcs7Json,
         }
@@ -166,6 +169,11 @@ impl SimulatorHandle {
     /// Changes the host timeout for commands sent from now on.
     pub fn set_host_timeout(&self, timeout: Duration) {
         self.sim.with_state(|st| st.host_timeout = timeout);
+    }
+
+    /// Changes the deployment timeout for deployments started from now on.
+    pub fn set_deployment_timeout(&self, timeout: Option<Duration>) {
+        self.sim.with_state(|st| st.deployment_timeout = timeout);
     }
 
     /// A deployment's status, without a signed call.

@@ -352,6 +352,9 @@ pub struct State {
     pub region: String,
     pub account_id: String,
     pub host_timeout: Duration,
+    /// A deployment still running this long after it started fails with
+    /// TIMEOUT; `None` lets deployments run as long as their hosts take.
+    pub deployment_timeout: Option<Duration>,
     pub applications: BTreeMap<String, Application>,
     /// Keyed by deployment group id, which survives renames.
     pub groups: BTreeMap<String, DeploymentGroup>,
@@ -379,6 +382,7 @@ impl State {
             region,
             account_id,
             host_timeout,
+            deployment_timeout: None,
             applications: BTreeMap::new(),
             groups: BTreeMap::new(),
             revisions: BTreeMap::new(),

@@ -59,6 +59,22 @@ impl StsError {
         Self::sender(StatusCode::BAD_REQUEST, "ValidationError", message)
     }
 
+    pub(crate) fn idp_communication() -> Self {
+        Self::sender(
+            StatusCode::BAD_REQUEST,
+            "IDPCommunicationError",
+            "The request could not be fulfilled because the identity provider (IDP) that was asked to verify the incoming identity token could not be reached.",
+        )
+    }
+
+    pub(crate) fn malformed_policy() -> Self {
+        Self::sender(
+            StatusCode::BAD_REQUEST,
+            "MalformedPolicyDocument",
+            "The policy is not in the valid JSON format.",
+        )
+    }
+
     pub(crate) fn throttling() -> Self {
         Self::sender(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded")
     }

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`trust`]: roles and their trust policies.
+//! - `trust_document`: the same as IAM's JSON documents, read and written.
 //! - `web_identity`: AssumeRoleWithWebIdentity (parameters, JWT, trust).
 //! - `caller`: GetCallerIdentity and who signed the request.
 //! - `jwks`: fetching and caching each provider's signing keys.
@@ -12,6 +13,7 @@ mod caller;
 mod error;
 mod jwks;
 pub mod trust;
+mod trust_document;
 mod web_identity;
 
 use std::collections::HashMap;
@@ -29,7 +31,7 @@ use crate::Error;
 use crate::credentials::CredentialStore;
 use crate::ids;
 use crate::server::{Bound, HttpServer};
-use crate::sync::lock;
+use crate::sync::{lock, take_one};
 pub use trust::{Condition, Federated, Operator, Role, TrustPolicy};
 
 use error::StsError;
@@ -65,12 +67,14 @@ struct StsState {
     region: String,
     sandbox_issuer: String,
     credentials: CredentialStore,
-    /// IAM's OIDC providers: issuer URL → client id list (allowed `aud`s).
+    /// IAM's OIDC providers, keyed as IAM names them (issuer without its
+    /// scheme, see [`trust::provider_host`]) → client ids (allowed `aud`s).
     providers: Mutex<HashMap<String, Vec<String>>>,
     /// Roles by ARN.
     roles: Mutex<HashMap<String, Role>>,
     jwks: jwks::JwksCache,
     throttle_next: AtomicUsize,
+    idp_unreachable_next: AtomicUsize,
     fail_next: Mutex<(usize, u16)>,
     assume_calls: AtomicUsize,
     lifetime_override: Mutex<Option<Duration>>,
@@ -80,7 +84,7 @@ impl Sts {
     pub(crate) async fn start(config: StsConfig) -> Result<(Self, HttpServer), Error> {
         let bound = Bound::new("sts").await?;
         let providers = HashMap::from([(
-            config.sandbox_issuer.clone(),
+            trust::provider_host(&config.sandbox_issuer).to_owned(),
             vec!["sts.amazonaws.com".to_owned()],
         )]);
         let state = Arc::new(StsState {
@@ -92,6 +96,7 @@ impl Sts {
             roles: Mutex::new(HashMap::new()),
             jwks: jwks::JwksCache::new()?,
             throttle_next: AtomicUsize::new(0),
+            idp_unreachable_next: AtomicUsize::new(0),
             fail_next: Mutex::new((0, 500)),
             assume_calls: AtomicUsize::new(0),
             lifetime_override: Mutex::new(None),
@@ -108,6 +113,12 @@ impl Sts {
     /// The next `n` calls (any action) answer `Throttling` "Rate exceeded".
     pub fn throttle_next(&self, n: usize) {
         self.state.throttle_next.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` AssumeRoleWithWebIdentity calls answer
+    /// `IDPCommunicationError`, as when STS cannot reach the issuer.
+    pub fn idp_unreachable_next(&self, n: usize) {
+        self.state.idp_unreachable_next.store(n, Ordering::SeqCst);
     }
 
     /// The next `n` calls (any action) fail with HTTP `status`
@@ -133,6 +144,13 @@ impl Sts {
         lock(&self.state.roles).insert(arn, role);
     }
 
+    /// The trust policy of role `name` as an IAM JSON document, if it exists.
+    pub fn trust_document(&self, name: &str) -> Option<serde_json::Value> {
+        let roles = lock(&self.state.roles);
+        let role = roles.get(&self.role_arn(name))?;
+        Some(role.trust_document(&self.state.account_id, &self.state.sandbox_issuer))
+    }
+
     /// The ARN `name` has in the sandbox's account.
     pub fn role_arn(&self, name: &str) -> String {
         format!("arn:aws:iam::{}:role/{name}", self.state.account_id)
@@ -142,7 +160,7 @@ impl Sts {
     /// as audiences (replacing any earlier registration).
     pub fn add_provider(&self, issuer_url: &str, client_ids: &[&str]) {
         lock(&self.state.providers).insert(
-            issuer_url.to_owned(),
+            trust::provider_host(issuer_url).to_owned(),
             client_ids.iter().map(|c| (*c).to_owned()).collect(),
         );
     }
@@ -150,7 +168,7 @@ impl Sts {
     /// Deletes the OIDC provider for `issuer_url`: its tokens then fail with
     /// "No OpenIDConnect provider found in your account for …".
     pub fn remove_provider(&self, issuer_url: &str) {
-        lock(&self.state.providers).remove(issuer_url);
+        lock(&self.state.providers).remove(trust::provider_host(issuer_url));
     }
 }
 
@@ -186,10 +204,14 @@ async fn dispatch(
     let params = Params::parse(uri.query().unwrap_or(""), &body);
     let action = params.get("Action").ok_or_else(StsError::missing_action)?;
     let version = params.get("Version").unwrap_or(API_VERSION);
-    if action == "AssumeRoleWithWebIdentity" {
+    let assume = action == "AssumeRoleWithWebIdentity";
+    if assume {
         state.assume_calls.fetch_add(1, Ordering::SeqCst);
     }
     state.injected_fault()?;
+    if assume && take_one(&state.idp_unreachable_next) {
+        return Err(StsError::idp_communication());
+    }
     match (action, version) {
         ("AssumeRoleWithWebIdentity", API_VERSION) => {
             web_identity::assume(state, request_id, &params).await
@@ -209,11 +231,7 @@ async fn dispatch(
 
 impl StsState {
     fn injected_fault(&self) -> Result<(), StsError> {
-        if self
-            .throttle_next
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
+        if take_one(&self.throttle_next) {
             return Err(StsError::throttling());
         }
         let mut fail = lock(&self.fail_next);

@@ -1,5 +1,7 @@
 //! IAM roles and the subset of trust-policy language web identity needs:
-//! one federated principal and `StringEquals` / `StringLike` conditions.
+//! `Allow` statements, each with one federated principal and `StringEquals`
+//! / `StringLike` conditions. A role may be assumed when any statement
+//! admits the token.
 
 use std::time::Duration;
 
@@ -13,8 +15,8 @@ pub const DEFAULT_MAX_SESSION: Duration = Duration::from_secs(3600);
 pub struct Role {
     /// The role name; its ARN is `arn:aws:iam::ACCOUNT:role/NAME`.
     pub name: String,
-    /// Who may assume it.
-    pub trust: TrustPolicy,
+    /// Who may assume it: any one statement admitting a token is enough.
+    pub trust: Vec<TrustPolicy>,
     /// The longest `DurationSeconds` it accepts.
     pub max_session_duration: Duration,
 }
@@ -24,9 +26,22 @@ impl Role {
     pub fn new(name: impl Into<String>, trust: TrustPolicy) -> Self {
         Self {
             name: name.into(),
-            trust,
+            trust: vec![trust],
             max_session_duration: DEFAULT_MAX_SESSION,
         }
+    }
+
+    /// Adds another statement the role trusts.
+    pub fn also_trusting(mut self, trust: TrustPolicy) -> Self {
+        self.trust.push(trust);
+        self
+    }
+
+    /// Whether any statement admits a token with these verified `claims`.
+    pub(crate) fn admits(&self, issuer: &str, sandbox_issuer: &str, claims: &Value) -> bool {
+        self.trust
+            .iter()
+            .any(|statement| statement.admits(issuer, sandbox_issuer, claims))
     }
 
     /// Changes the role's `MaxSessionDuration`.
@@ -46,7 +61,8 @@ impl Role {
 pub enum Federated {
     /// The sandbox's own GitHub issuer, whatever port it got.
     SandboxIssuer,
-    /// The provider registered for this issuer URL.
+    /// The provider for this issuer, written as its URL or, as in a
+    /// provider ARN, without the scheme (`127.0.0.1:PORT`).
     Issuer(String),
 }
 
@@ -95,7 +111,8 @@ impl TrustPolicy {
             Federated::SandboxIssuer => sandbox_issuer,
             Federated::Issuer(url) => url.as_str(),
         };
-        trusted == issuer && self.conditions.iter().all(|c| c.holds(claims))
+        provider_host(trusted) == provider_host(issuer)
+            && self.conditions.iter().all(|c| c.holds(claims))
     }
 }
 
@@ -147,6 +164,23 @@ impl Condition {
             })
         })
     }
+}
+
+/// An issuer as IAM names its provider: no scheme, no trailing slash
+/// (`token.actions.githubusercontent.com`, `127.0.0.1:PORT`).
+pub fn provider_host(issuer: &str) -> &str {
+    issuer
+        .split_once("://")
+        .map_or(issuer, |(_, rest)| rest)
+        .trim_end_matches('/')
+}
+
+/// `arn:aws:iam::ACCOUNT:oidc-provider/HOST[:PORT][/PATH]`.
+pub(crate) fn provider_arn(account_id: &str, issuer: &str) -> String {
+    format!(
+        "arn:aws:iam::{account_id}:oidc-provider/{}",
+        provider_host(issuer)
+    )
 }
 
 /// A claim as IAM sees it: strings as they are, numbers and booleans as
@@ -234,6 +268,27 @@ mod tests {
             TrustPolicy::github(&["x"]).with(Condition::string_equals("environment", &["prod"]));
         let claims = json!({"aud": "sts.amazonaws.com", "sub": "x"});
         assert!(!policy.admits("http://iss", "http://iss", &claims));
+    }
+
+    #[test]
+    fn provider_arn_drops_the_scheme() {
+        assert_eq!(
+            provider_arn(
+                "123456789012",
+                "https://token.actions.githubusercontent.com/"
+            ),
+            "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+        );
+    }
+
+    #[test]
+    fn any_statement_of_a_role_may_admit() {
+        let role =
+            Role::new("r", TrustPolicy::github(&["a"])).also_trusting(TrustPolicy::github(&["b"]));
+        let claims = json!({"aud": "sts.amazonaws.com", "sub": "b"});
+        assert!(role.admits("http://iss", "http://iss", &claims));
+        let claims = json!({"aud": "sts.amazonaws.com", "sub": "c"});
+        assert!(!role.admits("http://iss", "http://iss", &claims));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use quick_xml::escape::partial_escape as escape;
 use serde_json::Value;
 
 use super::error::StsError;
+use super::trust::{provider_arn, provider_host};
 use super::{Params, StsState, result_document};
 use crate::credentials::IssuedCredential;
 use crate::ids;
@@ -26,7 +27,11 @@ struct Request<'a> {
     session_name: &'a str,
     token: &'a str,
     duration: Option<u64>,
+    policy: Option<&'a str>,
 }
+
+/// The longest inline session policy STS takes, in characters.
+const MAX_POLICY: usize = 2048;
 
 pub(super) async fn assume(
     state: &StsState,
@@ -34,11 +39,19 @@ pub(super) async fn assume(
     params: &Params,
 ) -> Result<String, StsError> {
     let request = validate(params)?;
+    if !is_role_arn(request.role_arn) {
+        return Err(StsError::validation("Request ARN is invalid"));
+    }
+    if let Some(policy) = request.policy
+        && serde_json::from_str::<Value>(policy).map_or(true, |p| !p.is_object())
+    {
+        return Err(StsError::malformed_policy());
+    }
     let claims = verify_token(state, request.token).await?;
     let issuer = claims["iss"].as_str().unwrap_or_default().to_owned();
     let role = lock(&state.roles).get(request.role_arn).cloned();
     let role = match role {
-        Some(role) if role.trust.admits(&issuer, &state.sandbox_issuer, &claims) => role,
+        Some(role) if role.admits(&issuer, &state.sandbox_issuer, &claims) => role,
         // A missing role and an unmet condition read the same, as in IAM.
         _ => return Err(StsError::access_denied()),
     };
@@ -64,7 +77,7 @@ pub(super) async fn assume(
     state.credentials.insert(credential.clone());
     let provider = provider_arn(&state.account_id, &issuer);
     let result = format!(
-        "    <SubjectFromWebIdentityToken>{sub}</SubjectFromWebIdentityToken>\n    <Audience>{aud}</Audience>\n    <AssumedRoleUser>\n      <Arn>{arn}</Arn>\n      <AssumedRoleId>{role_id}</AssumedRoleId>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>{akid}</AccessKeyId>\n      <SecretAccessKey>{secret}</SecretAccessKey>\n      <SessionToken>{token}</SessionToken>\n      <Expiration>{expiration}</Expiration>\n    </Credentials>\n    <Provider>{provider}</Provider>\n",
+        "    <SubjectFromWebIdentityToken>{sub}</SubjectFromWebIdentityToken>\n    <Audience>{aud}</Audience>\n    <AssumedRoleUser>\n      <Arn>{arn}</Arn>\n      <AssumedRoleId>{role_id}</AssumedRoleId>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>{akid}</AccessKeyId>\n      <SecretAccessKey>{secret}</SecretAccessKey>\n      <SessionToken>{token}</SessionToken>\n      <Expiration>{expiration}</Expiration>\n    </Credentials>\n    <Provider>{provider}</Provider>\n{packed}",
         sub = escape(claims["sub"].as_str().unwrap_or_default()),
         aud = escape(first_audience(&claims).unwrap_or_default()),
         arn = escape(assumed_arn.as_str()),
@@ -74,6 +87,10 @@ pub(super) async fn assume(
         token = credential.session_token.as_deref().unwrap_or_default(),
         expiration = iso8601(expiration),
         provider = escape(provider.as_str()),
+        packed = request.policy.map_or(String::new(), |p| packed_size(
+            p,
+            credential.session_token.as_deref()
+        )),
     );
     Ok(result_document(
         "AssumeRoleWithWebIdentity",
@@ -85,19 +102,25 @@ pub(super) async fn assume(
 /// STS's own input validation, reported all at once in its words.
 fn validate(params: &Params) -> Result<Request<'_>, StsError> {
     let mut problems = Vec::new();
+    // AWS leaves sensitive members' values out of its messages.
     let mut required = |name: &'static str, member: &'static str, min: usize, max: usize| {
         let value = params.get(name);
+        let sensitive = member == "webIdentityToken";
+        let at = |v: &str| match sensitive {
+            true => format!("Value at '{member}'"),
+            false => format!("Value '{}' at '{member}'", shown(v)),
+        };
         match value {
             None => problems.push(format!(
                 "Value null at '{member}' failed to satisfy constraint: Member must not be null"
             )),
             Some(v) if v.chars().count() < min => problems.push(format!(
-                "Value '{}' at '{member}' failed to satisfy constraint: Member must have length greater than or equal to {min}",
-                shown(v)
+                "{} failed to satisfy constraint: Member must have length greater than or equal to {min}",
+                at(v)
             )),
             Some(v) if v.chars().count() > max => problems.push(format!(
-                "Value '{}' at '{member}' failed to satisfy constraint: Member must have length less than or equal to {max}",
-                shown(v)
+                "{} failed to satisfy constraint: Member must have length less than or equal to {max}",
+                at(v)
             )),
             Some(_) => {}
         }
@@ -111,6 +134,13 @@ fn validate(params: &Params) -> Result<Request<'_>, StsError> {
         problems.push(format!(
             "Value '{}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*",
             shown(session_name)
+        ));
+    }
+    let policy = params.get("Policy");
+    if let Some(policy) = policy.filter(|p| p.chars().count() > MAX_POLICY) {
+        problems.push(format!(
+            "Value '{}' at 'policy' failed to satisfy constraint: Member must have length less than or equal to {MAX_POLICY}",
+            shown(policy)
         ));
     }
     let duration = match params.get("DurationSeconds") {
@@ -140,6 +170,7 @@ fn validate(params: &Params) -> Result<Request<'_>, StsError> {
             session_name,
             token,
             duration,
+            policy,
         }),
         1 => Err(StsError::validation(format!(
             "1 validation error detected: {}",
@@ -150,6 +181,33 @@ fn validate(params: &Params) -> Result<Request<'_>, StsError> {
             problems.join("; ")
         ))),
     }
+}
+
+/// With a session policy, how full the packed policy and the session token
+/// are (`PackedPolicySize`, and its 2026 successors `SessionTokenUtilization`
+/// and `SessionTokenSize`).
+fn packed_size(policy: &str, session_token: Option<&str>) -> String {
+    let percent = policy.chars().count() * 100 / MAX_POLICY;
+    let token_size = session_token.map_or(0, str::len);
+    format!(
+        "    <PackedPolicySize>{percent}</PackedPolicySize>\n    <SessionTokenUtilization>{percent}</SessionTokenUtilization>\n    <SessionTokenSize>{token_size}</SessionTokenSize>\n"
+    )
+}
+
+/// `arn:aws:iam::ACCOUNT:role/[PATH/]NAME`, as IAM spells role ARNs.
+fn is_role_arn(arn: &str) -> bool {
+    let Some((account, path_and_name)) = arn
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|rest| rest.split_once(":role/"))
+    else {
+        return false;
+    };
+    let name_ok = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-/".contains(c);
+    account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !path_and_name.is_empty()
+        && !path_and_name.ends_with('/')
+        && path_and_name.chars().all(name_ok)
 }
 
 /// Echoes a rejected value, but never a whole token, and never a long one.
@@ -179,7 +237,7 @@ async fn verify_token(state: &StsState, token: &str) -> Result<Value, StsError> 
         .ok_or_else(not_a_jwt)?
         .to_owned();
     let client_ids = lock(&state.providers)
-        .get(&issuer)
+        .get(provider_host(&issuer))
         .cloned()
         .ok_or_else(|| {
             StsError::invalid_identity_token(format!(
@@ -238,15 +296,6 @@ fn first_audience(claims: &Value) -> Option<&str> {
     audiences(claims).into_iter().next()
 }
 
-/// `arn:aws:iam::ACCOUNT:oidc-provider/HOST[:PORT][/PATH]`.
-fn provider_arn(account_id: &str, issuer: &str) -> String {
-    let host_path = issuer
-        .split_once("://")
-        .map_or(issuer, |(_, rest)| rest)
-        .trim_end_matches('/');
-    format!("arn:aws:iam::{account_id}:oidc-provider/{host_path}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +319,19 @@ mod tests {
     }
 
     #[test]
+    fn role_arns_are_checked_for_shape() {
+        assert!(is_role_arn("arn:aws:iam::123456789012:role/slipway-deploy"));
+        assert!(is_role_arn(
+            "arn:aws:iam::123456789012:role/ci/github/deploy"
+        ));
+        assert!(!is_role_arn("slipway-deploy"));
+        assert!(!is_role_arn("arn:aws:iam::12345:role/x"));
+        assert!(!is_role_arn("arn:aws:iam::123456789012:user/x"));
+        assert!(!is_role_arn("arn:aws:iam::123456789012:role/"));
+        assert!(!is_role_arn("arn:aws:iam::123456789012:role/has space"));
+    }
+
+    #[test]
     fn session_names_follow_the_sts_pattern() {
         let bad = params(&[
             ("RoleArn", "arn:aws:iam::123456789012:role/x"),
@@ -280,16 +342,5 @@ mod tests {
             panic!("validation passed");
         };
         assert!(format!("{error:?}").contains("regular expression pattern"));
-    }
-
-    #[test]
-    fn provider_arn_drops_the_scheme() {
-        assert_eq!(
-            provider_arn(
-                "123456789012",
-                "https://token.actions.githubusercontent.com"
-            ),
-            "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
-        );
     }
 }

@@ -1,7 +1,7 @@
 use std::process::Command;
 
 use serde_json::Value;
-use slipway_tests::{Claims, Sandbox, moto::workspace_root};
+use slipway_tests::{Claims, Sandbox, venv};
 
 #[tokio::test]
 async fn boto3_assumes_the_role_and_sees_sts_errors() {
@@ -17,7 +17,7 @@ async fn boto3_assumes_the_role_and_sees_sts_errors() {
     });
     let wrong_branch = oidc.mint("sts.amazonaws.com");
 
-    let python = workspace_root().join(".venv/bin/python");
+    let python = venv::bin("python").unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/testbed/boto3_sts.py");
     let static_credentials = sandbox.static_credentials();
     let sts_endpoint = sandbox.sts_endpoint();

@@ -171,3 +171,39 @@ async fn short_lived_instance_credentials_rotate() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn every_added_host_has_its_own_identity_and_credentials() {
+    let mut sandbox = Sandbox::builder().without_moto().start().await.unwrap();
+    let second = sandbox.add_host().await.unwrap();
+    assert_ne!(second.instance_id(), sandbox.imds().instance_id());
+    assert_ne!(second.endpoint(), sandbox.imds_endpoint());
+    let client = ImdsClient::builder()
+        .endpoint(second.endpoint())
+        .unwrap()
+        .build();
+    let id = client.get("/latest/meta-data/instance-id").await.unwrap();
+    assert_eq!(id.as_ref(), second.instance_id());
+    let key_id = second.credential().access_key_id;
+    assert!(sandbox.credential_store().lookup(&key_id).is_some());
+    assert_ne!(key_id, sandbox.imds().credential().access_key_id);
+}
+
+#[tokio::test]
+async fn a_host_without_an_instance_profile_has_no_credentials() {
+    let sandbox = Sandbox::builder().without_moto().start().await.unwrap();
+    sandbox.imds().set_role_attached(false);
+    let provider = ImdsCredentialsProvider::builder()
+        .imds_client(imds_client(&sandbox))
+        .build();
+    let error = provider.provide_credentials().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            aws_credential_types::provider::error::CredentialsError::CredentialsNotLoaded(_)
+        ),
+        "{error:?}"
+    );
+    sandbox.imds().set_role_attached(true);
+    assert!(provider.provide_credentials().await.is_ok());
+}

@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
 use aws_sdk_ssm::types::ParameterType;
 use aws_smithy_types::retry::RetryConfig;
 use slipway_tests::{IssuedCredential, Sandbox};
@@ -69,6 +70,29 @@ async fn moto_serves_s3_and_ssm_to_sts_credentials_and_dies_with_the_sandbox() {
         object.body.collect().await.unwrap().into_bytes().as_ref(),
         body
     );
+
+    // Bundles go up encrypted with KMS; moto keeps and reports the key.
+    s3.put_object()
+        .bucket("slipway-bundles")
+        .key("shop/encrypted.tar.gz")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id("alias/slipway-bundles")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    let head = s3
+        .head_object()
+        .bucket("slipway-bundles")
+        .key("shop/encrypted.tar.gz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
+    assert!(head.ssekms_key_id().is_some());
 
     let ssm = ssm(&sandbox, sandbox.static_credentials());
     ssm.put_parameter()

@@ -56,7 +56,7 @@ fn unquote(value: &str) -> String {
 /// The AWS CLI from `.venv`, given nothing but the printed environment,
 /// reaches STS, S3, KMS and the CodeDeploy simulator.
 fn aws_cli_works_with(env: &HashMap<String, String>) {
-    let aws = slipway_tests::moto::workspace_root().join(".venv/bin/aws");
+    let aws = slipway_tests::venv::bin("aws").unwrap();
     let run = |args: &[&str]| {
         let output = Command::new(&aws)
             .args(args)

@@ -190,6 +190,10 @@ async fn injected_throttling_and_failures_come_first_and_count_as_calls() {
             ("Throttling", "Rate exceeded")
         );
     }
+    sandbox.sts().idp_unreachable_next(1);
+    let (code, message) = refusal(&sandbox, &role, &token).await;
+    assert_eq!(code, "IDPCommunicationError");
+    assert!(message.contains("could not be reached"), "{message}");
     sandbox.sts().fail_next_with(1, 503);
     let error = assume(&sandbox, &role, &token).send().await.unwrap_err();
     assert_eq!(error.raw_response().map(|r| r.status().as_u16()), Some(503));
@@ -199,7 +203,7 @@ async fn injected_throttling_and_failures_come_first_and_count_as_calls() {
     );
     let output = assume(&sandbox, &role, &token).send().await.unwrap();
     assert!(output.credentials().is_some());
-    assert_eq!(sandbox.sts().assume_calls(), 4);
+    assert_eq!(sandbox.sts().assume_calls(), 5);
 }
 
 #[tokio::test]
@@ -227,4 +231,87 @@ async fn durations_follow_the_role_and_the_lifetime_override() {
         .unwrap();
     let expiration = SystemTime::try_from(*output.credentials().unwrap().expiration()).unwrap();
     assert!(expiration <= SystemTime::now() + Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn a_pasted_iam_trust_document_defines_a_role() {
+    let sandbox = Sandbox::builder().without_moto().start().await.unwrap();
+    let host = sandbox.oidc().issuer_url().replace("http://", "");
+    let document = format!(
+        r#"{{
+          "Version": "2012-10-17",
+          "Statement": [{{
+            "Effect": "Allow",
+            "Principal": {{"Federated": "arn:aws:iam::123456789012:oidc-provider/{host}"}},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {{
+              "StringEquals": {{"{host}:aud": "sts.amazonaws.com", "{host}:environment": "production"}},
+              "StringLike": {{"{host}:sub": "repo:acme/shop:*"}}
+            }}
+          }}]
+        }}"#
+    );
+    sandbox
+        .sts()
+        .add_role(Role::from_trust_document("production", &document).unwrap());
+    let role = sandbox.sts().role_arn("production");
+
+    let token = sandbox.oidc().mint("sts.amazonaws.com");
+    let (code, _) = refusal(&sandbox, &role, &token).await;
+    assert_eq!(code, "AccessDenied", "no environment claim, no entry");
+
+    sandbox.oidc().set_claims(Claims {
+        environment: Some("production".into()),
+        ..Claims::default()
+    });
+    let token = sandbox.oidc().mint("sts.amazonaws.com");
+    let output = assume(&sandbox, &role, &token).send().await.unwrap();
+    assert!(output.credentials().is_some());
+
+    // What the sandbox writes back is a document IAM would read the same way.
+    let written = sandbox.sts().trust_document("production").unwrap();
+    let statement = &written["Statement"][0];
+    assert_eq!(
+        statement["Condition"]["StringLike"][format!("{host}:sub")],
+        "repo:acme/shop:*"
+    );
+    let deploy = sandbox.sts().trust_document("slipway-deploy").unwrap();
+    assert_eq!(
+        deploy["Statement"][0]["Condition"]["StringEquals"][format!("{host}:sub")],
+        "repo:acme/shop:ref:refs/heads/main"
+    );
+}
+
+#[tokio::test]
+async fn malformed_role_arns_and_session_policies_are_refused_before_the_token() {
+    let sandbox = Sandbox::builder().without_moto().start().await.unwrap();
+    let token = sandbox.oidc().mint("sts.amazonaws.com");
+    let (code, message) = refusal(&sandbox, "slipway-deploy-without-an-arn", &token).await;
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("ValidationError", "Request ARN is invalid")
+    );
+
+    let error = assume(&sandbox, &sandbox.deploy_role_arn(), &token)
+        .policy("{not json")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(error.code(), Some("MalformedPolicyDocument"));
+    assert!(error.is_malformed_policy_document_exception());
+
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let output = assume(&sandbox, &sandbox.deploy_role_arn(), &token)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        output
+            .session_token_utilization()
+            .is_some_and(|p| p > 0 && p < 100)
+    );
+    assert!(output.session_token_size().is_some_and(|size| size > 300));
+    assert_eq!(sandbox.sts().assume_calls(), 3);
 }
