@@ -51,7 +51,11 @@ async fn main() -> Result<()> {
     let mut script_time = Duration::ZERO;
     for host in &running {
         ensure!(host.errors().is_empty(), "host errors: {:?}", host.errors());
-        let handled = host.handled();
+        // A first deployment: every event but ApplicationStop.
+        let handled = host
+            .wait_until(Duration::from_secs(10), |h| h.len() >= 6)
+            .await
+            .map_err(|h| anyhow::anyhow!("a host recorded only {} events", h.len()))?;
         // Per event: poll, spec, ack, complete.
         calls_per_host = calls_per_host.max(handled.len() * 4);
         // Hosts run in parallel: the critical path is the slowest host.

@@ -17,7 +17,7 @@
 //! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
 //! - [`scripted_host`]: a host that speaks the CodeDeploy command protocol, playing a script.
-//! - [`sigv4_verify`]: checks a request's SigV4 signature against them.
+//! - [`sigv4_verify`]: checks a request's SigV4 signature against the issued credentials.
 //! - [`error`]: [`Error`], what can fail while starting.
 //! - `server`, `ids`, `timestamp`, `sync`: serving a router, AWS-shaped
 //!   ids, AWS's timestamps, locking.

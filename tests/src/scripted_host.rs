@@ -364,7 +364,10 @@ impl ScriptedHost {
             .await?;
         if let Some(status @ ("Succeeded" | "Failed")) = status.as_deref() {
             if status == "Failed" && noop {
-                // As the agent does: a noop needs no work, so it still succeeds.
+                // As the agent does: it fetches the spec again to re-check
+                // that the command is a noop, and a noop, needing no work,
+                // still succeeds.
+                self.specification(&handled.command).await?;
                 self.complete(
                     &id,
                     "Succeeded",
@@ -527,7 +530,9 @@ impl RunningHost {
         &self.host
     }
 
-    /// Every command handled so far, in the order they ended.
+    /// Every command handled so far, in the order they ended. A command is
+    /// recorded once its completion call has returned, a moment after the
+    /// simulator saw it: wait for records with [`Self::wait_until`].
     pub fn handled(&self) -> Vec<Handled> {
         self.lock().handled.clone()
     }

@@ -8,6 +8,8 @@
 //! Rust SDK does not) and the list in `SignedHeaders` is what counts.
 //!
 //! Refusals carry AWS's exception names and messages ([`SignatureError::aws_error`]).
+//! Query-string (presigned) signatures and a `Date` header in place of
+//! `X-Amz-Date` are refused: no client of the JSON services we serve sends them.
 
 use std::time::{Duration, SystemTime};
 
@@ -16,6 +18,7 @@ use aws_sigv4::http_request::{
     SessionTokenMode, SignableBody, SignableRequest, SigningSettings, sign,
 };
 use aws_sigv4::sign::v4;
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::FormatItem;
 use time::macros::format_description;
@@ -406,14 +409,26 @@ fn recompute(
         .settings(settings)
         .build()
         .map_err(|_| SignatureError::Mismatch)?;
+    // A signed x-amz-content-sha256 is the payload hash the client signed
+    // with; S3-style clients send UNSIGNED-PAYLOAD there.
+    let content_sha256 = auth
+        .signed_headers
+        .iter()
+        .any(|h| h == "x-amz-content-sha256")
+        .then(|| header_str(headers, "x-amz-content-sha256"))
+        .flatten();
+    let payload = match content_sha256 {
+        None => SignableBody::Bytes(body),
+        Some("UNSIGNED-PAYLOAD") => SignableBody::UnsignedPayload,
+        Some(hash) if hash == hex::encode(Sha256::digest(body)) => {
+            SignableBody::Precomputed(hash.to_owned())
+        }
+        Some(_) => return Err(SignatureError::Mismatch),
+    };
     let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
-    let request = SignableRequest::new(
-        method.as_str(),
-        path_and_query,
-        signed.into_iter(),
-        SignableBody::Bytes(body),
-    )
-    .map_err(|_| SignatureError::Mismatch)?;
+    let request =
+        SignableRequest::new(method.as_str(), path_and_query, signed.into_iter(), payload)
+            .map_err(|_| SignatureError::Mismatch)?;
     let output = sign(request, &params.into()).map_err(|_| SignatureError::Mismatch)?;
     Ok(output.signature().to_owned())
 }
@@ -489,7 +504,13 @@ mod tests {
             .header("user-agent", "scripted-host/1")
             .body(body.to_vec())
             .unwrap();
-        sign_in_place(&mut request, credential, at, SigningSettings::default());
+        sign_in_place(
+            &mut request,
+            credential,
+            at,
+            SigningSettings::default(),
+            None,
+        );
         request
     }
 
@@ -498,6 +519,7 @@ mod tests {
         credential: &IssuedCredential,
         at: SystemTime,
         settings: SigningSettings,
+        payload: Option<SignableBody<'_>>,
     ) {
         let identity = Credentials::new(
             &credential.access_key_id,
@@ -525,7 +547,7 @@ mod tests {
             "POST",
             "http://127.0.0.1:4567/",
             headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            SignableBody::Bytes(request.body()),
+            payload.unwrap_or(SignableBody::Bytes(request.body())),
         )
         .unwrap();
         let (instructions, _) = sign(signable, &params).unwrap().into_parts();
@@ -586,10 +608,62 @@ mod tests {
         settings.excluded_headers = Some(Vec::new());
         request.headers_mut().remove("authorization");
         request.headers_mut().remove("x-amz-date");
-        sign_in_place(&mut request, &key, now, settings);
+        sign_in_place(&mut request, &key, now, settings, None);
         let auth = request.headers()["authorization"].to_str().unwrap();
         assert!(auth.contains("user-agent"), "{auth}");
         assert_eq!(check(&request, &store_with(&key), now), Ok(key));
+    }
+
+    fn signed_with_content_sha256(
+        body_hash: Option<String>,
+    ) -> (IssuedCredential, http::Request<Vec<u8>>) {
+        use aws_sigv4::http_request::PayloadChecksumKind;
+        let key = static_key();
+        let mut request = signed_request(&key, BODY, SystemTime::now());
+        request.headers_mut().remove("authorization");
+        request.headers_mut().remove("x-amz-date");
+        let mut settings = SigningSettings::default();
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        let payload = match body_hash {
+            Some(hash) => SignableBody::Precomputed(hash),
+            None => SignableBody::UnsignedPayload,
+        };
+        sign_in_place(
+            &mut request,
+            &key,
+            SystemTime::now(),
+            settings,
+            Some(payload),
+        );
+        (key, request)
+    }
+
+    #[test]
+    fn accepts_a_signed_content_hash_or_unsigned_payload() {
+        let (key, request) = signed_with_content_sha256(None);
+        assert_eq!(
+            request.headers()["x-amz-content-sha256"],
+            "UNSIGNED-PAYLOAD"
+        );
+        assert_eq!(
+            check(&request, &store_with(&key), SystemTime::now()),
+            Ok(key)
+        );
+        let (key, request) = signed_with_content_sha256(Some(hex::encode(Sha256::digest(BODY))));
+        assert_eq!(
+            check(&request, &store_with(&key), SystemTime::now()),
+            Ok(key)
+        );
+    }
+
+    #[test]
+    fn refuses_a_content_hash_that_is_not_the_body_s() {
+        let (key, request) =
+            signed_with_content_sha256(Some(hex::encode(Sha256::digest(b"other"))));
+        assert_eq!(
+            check(&request, &store_with(&key), SystemTime::now()),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]

@@ -8,9 +8,16 @@ use std::time::Duration;
 use aws_sdk_codedeploy::types::LifecycleEventStatus;
 use fleet::Fleet;
 use slipway_tests::codedeploy::EnvelopeFormat;
-use slipway_tests::scripted_host::{Ending, Handled, Outcome, Script};
+use slipway_tests::scripted_host::{Ending, Handled, Outcome, Script, ScriptedHost};
 
 const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A fleet whose long polls last 5 s, so an idle host re-polls often.
+async fn fleet(hosts: usize, config: &str, envelope: EnvelopeFormat) -> Fleet {
+    Fleet::start(hosts, config, envelope, Duration::from_secs(5))
+        .await
+        .unwrap()
+}
 
 fn events_of(handled: &[Handled], deployment_id: &str) -> Vec<String> {
     handled
@@ -25,14 +32,7 @@ fn events_of(handled: &[Handled], deployment_id: &str) -> Vec<String> {
 /// host has a previous revision.
 #[tokio::test]
 async fn scripted_hosts_carry_signed_deployments_to_succeeded() {
-    let fleet = Fleet::start(
-        2,
-        "CodeDeployDefault.AllAtOnce",
-        EnvelopeFormat::Pkcs7Json,
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap();
+    let fleet = fleet(2, "CodeDeployDefault.AllAtOnce", EnvelopeFormat::Pkcs7Json).await;
     let hosts = fleet.spawn_hosts(|_| Script::all(Outcome::Succeed(Duration::ZERO)));
 
     let first = fleet.deploy("shop-1.tgz").await.unwrap();
@@ -56,7 +56,12 @@ async fn scripted_hosts_carry_signed_deployments_to_succeeded() {
     ];
     for host in &hosts {
         assert!(host.errors().is_empty(), "{:?}", host.errors());
-        let handled = host.handled();
+        // The simulator ends the deployment on the last completion, a
+        // moment before the host records it.
+        let handled = host
+            .wait_until(DEADLINE, |h| events_of(h, &second).len() == 7)
+            .await
+            .unwrap();
         assert_eq!(events_of(&handled, &first), first_time);
         let mut again = vec!["ApplicationStop"];
         again.extend(first_time);
@@ -75,14 +80,7 @@ async fn scripted_hosts_carry_signed_deployments_to_succeeded() {
 /// deployment, and the agent's diagnostics reach the lifecycle event.
 #[tokio::test]
 async fn a_failing_script_reaches_the_targets_diagnostics() {
-    let fleet = Fleet::start(
-        1,
-        "CodeDeployDefault.OneAtATime",
-        EnvelopeFormat::TextJson,
-        Duration::from_secs(5),
-    )
-    .await
-    .unwrap();
+    let fleet = fleet(1, "CodeDeployDefault.OneAtATime", EnvelopeFormat::TextJson).await;
     let failing = Script::noop().on(
         "ApplicationStart",
         Outcome::script_failed("scripts/start.sh", 2),
@@ -91,7 +89,12 @@ async fn a_failing_script_reaches_the_targets_diagnostics() {
     let id = fleet.deploy("shop-1.tgz").await.unwrap();
     assert_eq!(fleet.wait_for_end(&id, DEADLINE).await.unwrap(), "Failed");
 
-    let handled = hosts[0].handled();
+    let handled = hosts[0]
+        .wait_until(DEADLINE, |h| {
+            h.iter().any(|h| h.event == "ApplicationStart")
+        })
+        .await
+        .unwrap();
     assert!(handled.iter().all(|h| h.envelope_format == "TEXT/JSON"));
     assert_eq!(handled.last().unwrap().event, "ApplicationStart");
 
@@ -126,4 +129,44 @@ async fn a_failing_script_reaches_the_targets_diagnostics() {
         diagnostics.log_tail(),
         Some("[stderr]scripts/start.sh: exit 2\n")
     );
+}
+
+/// A command the simulator gave up on (its host timed out between poll and
+/// ack) is not run: the ack answers Failed and the host skips it, as the
+/// agent does.
+#[tokio::test]
+async fn a_command_abandoned_before_its_ack_is_skipped() {
+    let fleet = fleet(1, "CodeDeployDefault.OneAtATime", EnvelopeFormat::Pkcs7Json).await;
+    fleet.sim.set_host_timeout(Duration::from_millis(200));
+    let host = ScriptedHost::new(
+        fleet.hosts[0].clone(),
+        Script::all(Outcome::Succeed(Duration::ZERO)),
+    );
+    let id = fleet.deploy("shop-1.tgz").await.unwrap();
+    let command = host.poll().await.unwrap().expect("a command");
+    assert_eq!(command.command_name.as_deref(), Some("DownloadBundle"));
+    assert_eq!(fleet.wait_for_end(&id, DEADLINE).await.unwrap(), "Failed");
+
+    let handled = host.handle(command).await.unwrap();
+    assert_eq!(handled.ending, Ending::SkippedByAck("Failed".to_owned()));
+}
+
+/// A host that acknowledges an event and never completes it is failed by
+/// the simulator's host timeout.
+#[tokio::test]
+async fn a_hung_script_is_failed_by_the_host_timeout() {
+    let fleet = fleet(1, "CodeDeployDefault.OneAtATime", EnvelopeFormat::Pkcs7Json).await;
+    // The first event hangs, so no earlier one can be what times out; a
+    // second leaves the ack ample time on a loaded machine.
+    fleet.sim.set_host_timeout(Duration::from_secs(1));
+    let hosts = fleet.spawn_hosts(|_| Script::noop().on("DownloadBundle", Outcome::Hang));
+    let id = fleet.deploy("shop-1.tgz").await.unwrap();
+    assert_eq!(fleet.wait_for_end(&id, DEADLINE).await.unwrap(), "Failed");
+    let handled = hosts[0]
+        .wait_until(DEADLINE, |h| !h.is_empty())
+        .await
+        .unwrap();
+    assert_eq!(handled.len(), 1, "{handled:?}");
+    assert_eq!(handled[0].event, "DownloadBundle");
+    assert_eq!(handled[0].ending, Ending::Hung);
 }
