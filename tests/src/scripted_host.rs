@@ -36,24 +36,9 @@ use crate::credentials::IssuedCredential;
 /// so they are never a noop.
 const AGENT_EVENTS: &[&str] = &["DownloadBundle", "Install"];
 
-/// The agent's diagnostics codes (`ScriptError` in the official agent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// 1: the hook's script does not exist.
-    ScriptMissing = 1,
-    /// 2: the script could not be made executable.
-    ScriptNotExecutable = 2,
-    /// 3: the script outran its timeout.
-    ScriptTimedOut = 3,
-    /// 4: the script exited non-zero.
-    ScriptFailed = 4,
-    /// 5: anything else.
-    UnknownError = 5,
-    /// 6: the script left stdout or stderr open.
-    OutputsLeftOpen = 6,
-    /// 7: the agent restarted during the event.
-    FailedAfterRestart = 7,
-}
+use slipway_shared::diagnostics::Diagnostics;
+/// The agent's diagnostics codes, shared with the action and the agent.
+pub use slipway_shared::diagnostics::ErrorCode;
 
 /// How the host answers one lifecycle event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -371,7 +356,10 @@ impl ScriptedHost {
                 self.complete(
                     &id,
                     "Succeeded",
-                    diagnostics(0, "", "Succeeded: CompletedNoopCommand", ""),
+                    diagnostics(Diagnostics {
+                        message: "Succeeded: CompletedNoopCommand".to_owned(),
+                        ..Diagnostics::succeeded()
+                    }),
                 )
                 .await?;
             }
@@ -379,12 +367,12 @@ impl ScriptedHost {
             return Ok(handled);
         }
         let (status, report) = match outcome {
-            Outcome::Noop => ("Succeeded", diagnostics(0, "", "Succeeded: ", "")),
+            Outcome::Noop => ("Succeeded", diagnostics(Diagnostics::succeeded())),
             Outcome::Succeed(runtime) => {
                 let started = Instant::now();
                 tokio::time::sleep(runtime).await;
                 handled.script_time = started.elapsed();
-                ("Succeeded", diagnostics(0, "", "Succeeded: ", ""))
+                ("Succeeded", diagnostics(Diagnostics::succeeded()))
             }
             Outcome::Fail {
                 code,
@@ -393,7 +381,12 @@ impl ScriptedHost {
                 log,
             } => (
                 "Failed",
-                diagnostics(code as i64, &script_name, &message, &log),
+                diagnostics(Diagnostics {
+                    error_code: code,
+                    script_name,
+                    message,
+                    log,
+                }),
             ),
             Outcome::Hang => {
                 handled.ending = Ending::Hung;
@@ -485,16 +478,10 @@ impl ScriptedHost {
     }
 }
 
-fn diagnostics(code: i64, script_name: &str, message: &str, log: &str) -> Envelope {
+fn diagnostics(diagnostics: Diagnostics) -> Envelope {
     Envelope {
         format: "JSON".to_owned(),
-        payload: json!({
-            "error_code": code,
-            "script_name": script_name,
-            "message": message,
-            "log": log,
-        })
-        .to_string(),
+        payload: serde_json::to_string(&diagnostics).unwrap_or_default(),
     }
 }
 
@@ -613,7 +600,12 @@ mod tests {
 
     #[test]
     fn diagnostics_are_the_agent_json_with_an_integer_code() {
-        let envelope = diagnostics(ErrorCode::ScriptTimedOut as i64, "a.sh", "timed out", "x\n");
+        let envelope = diagnostics(Diagnostics {
+            error_code: ErrorCode::ScriptTimedOut,
+            script_name: "a.sh".to_owned(),
+            message: "timed out".to_owned(),
+            log: "x\n".to_owned(),
+        });
         assert_eq!(envelope.format, "JSON");
         let payload: serde_json::Value = serde_json::from_str(&envelope.payload).unwrap();
         assert_eq!(

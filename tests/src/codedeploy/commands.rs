@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use slipway_shared::diagnostics::ErrorCode;
 
 use super::envelope::Envelope;
 use super::orchestrator::{self, CompleteError, Simulation};
@@ -304,19 +305,10 @@ fn check_diagnostics(input: &Value) -> Result<Option<Envelope>, AwsError> {
     Ok(Some(envelope))
 }
 
-/// Maps the agent's integer error codes onto the service's vocabulary.
+/// Maps the agent's integer error codes onto the service's vocabulary; a
+/// code the agent does not define is an unknown error.
 fn lifecycle_error_code(code: i64) -> &'static str {
-    match code {
-        0 => "Success",
-        1 => "ScriptMissing",
-        2 => "ScriptNotExecutable",
-        3 => "ScriptTimedOut",
-        4 => "ScriptFailed",
-        6 => "OutputsLeftOpen",
-        // 5 is UnknownError; 7 (failed after an agent restart) has no name
-        // of its own in the service's vocabulary.
-        _ => "UnknownError",
-    }
+    ErrorCode::try_from(code).map_or("UnknownError", ErrorCode::lifecycle_error_code)
 }
 
 /// Reads the agent's `{"error_code", "script_name", "message", "log"}`.
