@@ -23,6 +23,7 @@ async fn main() -> anyhow::Result<()> {
         Some(arg) => arg.parse().context("samples must be a number")?,
         None => 300,
     };
+    anyhow::ensure!(samples > 0, "samples must be at least 1");
     let sandbox = Sandbox::builder().without_moto().start().await?;
     let config = aws_sdk_sts::Config::builder()
         .behavior_version(BehaviorVersion::latest())
