@@ -33,7 +33,6 @@ pub struct OidcIssuer {
     state: Arc<IssuerState>,
 }
 
-#[derive(Debug)]
 struct IssuerState {
     issuer_url: String,
     request_token: String,
@@ -42,6 +41,16 @@ struct IssuerState {
     expire_next: AtomicUsize,
     refuse_status: Mutex<Option<u16>>,
     issued: AtomicUsize,
+}
+
+impl std::fmt::Debug for IssuerState {
+    // The request token is a secret the runner masks; it stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerState")
+            .field("issuer_url", &self.issuer_url)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OidcIssuer {

@@ -114,3 +114,11 @@ async fn refused_requests_answer_the_chosen_status_until_allowed() {
     assert_eq!(fetch().await.unwrap().status(), 200);
     assert_eq!(oidc.tokens_issued(), 1);
 }
+
+#[tokio::test]
+async fn debug_output_of_the_issuer_leaves_out_the_request_token() {
+    let sandbox = Sandbox::builder().without_moto().start().await.unwrap();
+    let shown = format!("{:?}", sandbox.oidc());
+    assert!(shown.contains(&sandbox.oidc().issuer_url()), "{shown}");
+    assert!(!shown.contains(&sandbox.oidc().request_token()), "{shown}");
+}
