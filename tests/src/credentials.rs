@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 /// One key pair the sandbox issued, with who it speaks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct IssuedCredential {
     /// `AKIA…` for static keys, `ASIA…` for temporary ones.
     pub access_key_id: String,
@@ -18,6 +18,23 @@ pub struct IssuedCredential {
     pub expiration: Option<SystemTime>,
     /// The ARN GetCallerIdentity reports for these keys.
     pub principal_arn: String,
+}
+
+impl std::fmt::Debug for IssuedCredential {
+    // The secret and the session token stay out of logs, as the SDK's own
+    // `Credentials` keeps them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedCredential")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"** redacted **")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "** redacted **"),
+            )
+            .field("expiration", &self.expiration)
+            .field("principal_arn", &self.principal_arn)
+            .finish()
+    }
 }
 
 /// Every credential issued so far, keyed by access key id.
@@ -44,5 +61,28 @@ impl CredentialStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, IssuedCredential>> {
         // A panic while holding the lock cannot leave the map half-written.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_leaves_out_the_secret_and_the_session_token() {
+        let credential = IssuedCredential {
+            access_key_id: "ASIAEXAMPLEEXAMPLE12".into(),
+            secret_access_key: "the-secret-access-key".into(),
+            session_token: Some("the-session-token".into()),
+            expiration: None,
+            principal_arn: "arn:aws:sts::123456789012:assumed-role/r/s".into(),
+        };
+        let store = CredentialStore::default();
+        store.insert(credential.clone());
+        for shown in [format!("{credential:?}"), format!("{store:?}")] {
+            assert!(shown.contains("ASIAEXAMPLEEXAMPLE12"), "{shown}");
+            assert!(!shown.contains("the-secret-access-key"), "{shown}");
+            assert!(!shown.contains("the-session-token"), "{shown}");
+        }
     }
 }

@@ -118,6 +118,7 @@ async fn probe(sandbox: &Sandbox) -> Result<(), Error> {
         ),
         sandbox.sts_endpoint(),
         format!("{}/latest/meta-data/", sandbox.imds_endpoint()),
+        sandbox.codedeploy_endpoint(),
     ];
     urls.extend(sandbox.moto_endpoint().map(|m| format!("{m}/moto-api/")));
     for url in urls {

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::Error;
 use crate::credentials::{CredentialStore, IssuedCredential};
@@ -67,7 +68,8 @@ struct ImdsState {
 impl Imds {
     pub(crate) async fn start(config: ImdsConfig) -> Result<(Self, HttpServer), Error> {
         let bound = Bound::new("imds").await?;
-        let suffix = ids::unique_id("", &bound.url()).to_ascii_lowercase();
+        // EC2's ids are 17 hex digits; this host's follow from its port.
+        let suffix = hex::encode(Sha256::digest(bound.url().as_bytes()));
         let state = Arc::new(ImdsState {
             url: bound.url(),
             account_id: config.account_id,

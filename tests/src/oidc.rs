@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rand::distr::{Alphanumeric, SampleString};
@@ -33,7 +33,6 @@ pub struct OidcIssuer {
     state: Arc<IssuerState>,
 }
 
-#[derive(Debug)]
 struct IssuerState {
     issuer_url: String,
     request_token: String,
@@ -42,6 +41,16 @@ struct IssuerState {
     expire_next: AtomicUsize,
     refuse_status: Mutex<Option<u16>>,
     issued: AtomicUsize,
+}
+
+impl std::fmt::Debug for IssuerState {
+    // The request token is a secret the runner masks; it stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerState")
+            .field("issuer_url", &self.issuer_url)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OidcIssuer {
@@ -60,7 +69,7 @@ impl OidcIssuer {
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/.well-known/jwks", get(jwks))
-            .route(TOKEN_PATH, get(token))
+            .route(TOKEN_PATH, get(token).fallback(method_not_allowed))
             .fallback(not_found)
             .with_state(state.clone());
         Ok((Self { state }, bound.serve(router)))
@@ -220,6 +229,14 @@ async fn token(State(state): State<Arc<IssuerState>>, uri: Uri, headers: HeaderM
 
 async fn not_found() -> Response {
     actions_error(StatusCode::NOT_FOUND, "The resource cannot be found.")
+}
+
+/// ASP.NET's words, which the Actions service answers a wrong method with.
+async fn method_not_allowed(method: Method) -> Response {
+    actions_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("The requested resource does not support http method '{method}'."),
+    )
 }
 
 /// An error in the Azure DevOps shape the Actions token service answers with.

@@ -324,3 +324,56 @@ async fn unknown_issuer_paths_answer_in_the_actions_error_shape() {
     assert!(body["message"].is_string());
     assert_eq!(body["typeKey"], "ResourceNotFoundException");
 }
+
+/// Sends `method` to the token endpoint with the right bearer and `query`
+/// appended to the request URL; returns the status and the JSON error.
+async fn token_endpoint_error(
+    sandbox: &Sandbox,
+    method: reqwest::Method,
+    query: &str,
+) -> (u16, Value) {
+    let oidc = sandbox.oidc();
+    let response = reqwest::Client::new()
+        .request(method, format!("{}{query}", oidc.request_url()))
+        .bearer_auth(oidc.request_token())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn token_endpoint_answers_a_wrong_method_in_the_actions_error_shape() {
+    let sandbox = Sandbox::builder().without_moto().start().await.unwrap();
+    let (status, body) = token_endpoint_error(
+        &sandbox,
+        reqwest::Method::POST,
+        "&audience=sts.amazonaws.com",
+    )
+    .await;
+    assert_eq!(status, 405);
+    assert_eq!(body["typeKey"], "VssServiceException");
+    assert_eq!(
+        body["message"],
+        "The requested resource does not support http method 'POST'."
+    );
+    assert_eq!(sandbox.oidc().tokens_issued(), 0);
+}
+
+#[tokio::test]
+async fn an_audience_appended_with_a_second_question_mark_is_refused() {
+    let sandbox = Sandbox::builder().without_moto().start().await.unwrap();
+    // The mistake di/id#441 shows: `…?api-version=2.0?audience=sigstore`.
+    let (status, body) =
+        token_endpoint_error(&sandbox, reqwest::Method::GET, "?audience=sigstore").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["typeKey"], "VssServiceException");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("No api-version was supplied")),
+        "{body}"
+    );
+    assert_eq!(sandbox.oidc().tokens_issued(), 0);
+}

@@ -58,9 +58,16 @@ async fn metadata_paths_answer_like_ec2() {
         "amazonaws.com"
     );
     assert_eq!(get("/latest/meta-data/placement/region").await, "us-east-1");
-    assert_eq!(
-        get("/latest/meta-data/instance-id").await,
-        sandbox.imds().instance_id()
+    let instance_id = get("/latest/meta-data/instance-id").await;
+    assert_eq!(instance_id, sandbox.imds().instance_id());
+    // EC2's shape: `i-` and 17 lowercase hex digits.
+    let digits = instance_id.strip_prefix("i-").unwrap_or_default();
+    assert_eq!(digits.len(), 17, "{instance_id}");
+    assert!(
+        digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{instance_id}"
     );
     let document: Value =
         serde_json::from_str(&get("/latest/dynamic/instance-identity/document").await).unwrap();

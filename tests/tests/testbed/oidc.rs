@@ -114,3 +114,43 @@ async fn refused_requests_answer_the_chosen_status_until_allowed() {
     assert_eq!(fetch().await.unwrap().status(), 200);
     assert_eq!(oidc.tokens_issued(), 1);
 }
+
+#[tokio::test]
+async fn token_endpoint_carries_the_configured_actor_event_run_and_sha() {
+    let sandbox = Sandbox::builder()
+        .without_moto()
+        .claims(Claims {
+            repository: "globex/billing".into(),
+            git_ref: "refs/tags/v2.0.1".into(),
+            actor: "release-bot".into(),
+            event_name: "workflow_dispatch".into(),
+            run_id: 98_765,
+            sha: "0123456789abcdef0123456789abcdef01234567".into(),
+            ..Claims::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let token = request_token(&sandbox, "sts.amazonaws.com").await;
+    let claims: Value = jsonwebtoken::dangerous::insecure_decode(&token)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sub"], "repo:globex/billing:ref:refs/tags/v2.0.1");
+    assert_eq!(claims["repository"], "globex/billing");
+    assert_eq!(claims["repository_owner"], "globex");
+    assert_eq!(claims["ref"], "refs/tags/v2.0.1");
+    assert_eq!(claims["ref_type"], "tag");
+    assert_eq!(claims["actor"], "release-bot");
+    assert_eq!(claims["event_name"], "workflow_dispatch");
+    assert_eq!(claims["run_id"], "98765");
+    assert_eq!(claims["sha"], "0123456789abcdef0123456789abcdef01234567");
+    assert!(claims.get("environment").is_none());
+}
+
+#[tokio::test]
+async fn debug_output_of_the_issuer_leaves_out_the_request_token() {
+    let sandbox = Sandbox::builder().without_moto().start().await.unwrap();
+    let shown = format!("{:?}", sandbox.oidc());
+    assert!(shown.contains(&sandbox.oidc().issuer_url()), "{shown}");
+    assert!(!shown.contains(&sandbox.oidc().request_token()), "{shown}");
+}

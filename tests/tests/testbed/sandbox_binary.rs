@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -44,6 +44,19 @@ fn children_of(pid: u32) -> Vec<u32> {
         }
     }
     children
+}
+
+/// The `slipway-sandbox` this test started: killed on drop, so a failed
+/// assertion does not leave it (and its moto) running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 fn unquote(value: &str) -> String {
@@ -100,13 +113,16 @@ fn aws_cli_works_with(env: &HashMap<String, String>) {
 async fn sandbox_binary_prints_a_working_environment_and_stops_cleanly_on_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
     let env_file = dir.path().join("sandbox/env");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_slipway-sandbox"))
-        .arg("--env-file")
-        .arg(&env_file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut sandbox = Running(
+        Command::new(env!("CARGO_BIN_EXE_slipway-sandbox"))
+            .arg("--env-file")
+            .arg(&env_file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut sandbox.0;
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -178,10 +194,10 @@ async fn sandbox_binary_prints_a_working_environment_and_stops_cleanly_on_ctrl_c
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("slipway-sandbox ignored SIGINT");
-        }
+        assert!(
+            std::time::Instant::now() <= deadline,
+            "slipway-sandbox ignored SIGINT"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "exit status {status}");
