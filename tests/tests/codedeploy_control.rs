@@ -683,3 +683,24 @@ async fn bad_input_gets_aws_error_shapes() {
         (400, Some("ClientException"))
     );
 }
+
+#[tokio::test]
+async fn an_unreadable_create_time_range_is_a_serialization_exception_not_a_crash() {
+    let (sim, cd) = start().await;
+    let list = "CodeDeploy_20141006.ListDeployments";
+    for body in [
+        r#"{"createTimeRange":{"start":1e300}}"#,
+        r#"{"createTimeRange":{"end":1e19}}"#,
+        r#"{"createTimeRange":{"end":"yesterday"}}"#,
+    ] {
+        let (status, reply) = post(&sim.endpoint(), list, body, "codedeploy", SECRET_KEY).await;
+        assert_eq!(
+            (status, reply["__type"].as_str()),
+            (400, Some("SerializationException")),
+            "{body}: {reply}"
+        );
+    }
+    // The simulator is still serving.
+    let listed = cd.list_deployments().send().await.unwrap();
+    assert!(listed.deployments().is_empty());
+}

@@ -153,8 +153,20 @@ pub fn epoch(t: SystemTime) -> f64 {
     ms as f64 / 1000.0
 }
 
-fn from_epoch(seconds: f64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs_f64(seconds.max(0.0))
+/// A timestamp from the request's epoch seconds; one no clock can hold is
+/// refused rather than allowed to overflow.
+fn from_epoch(seconds: f64) -> Result<SystemTime, AwsError> {
+    Duration::try_from_secs_f64(seconds.max(0.0))
+        .ok()
+        .and_then(|d| UNIX_EPOCH.checked_add(d))
+        .ok_or_else(|| AwsError::serialization(&format!("Timestamp {seconds} is out of range")))
+}
+
+/// A `TimeRange`: epoch seconds, either end open.
+#[derive(Debug, Default, serde::Deserialize)]
+struct TimeRange {
+    start: Option<f64>,
+    end: Option<f64>,
 }
 
 fn strip_nulls(v: Value) -> Value {
@@ -959,14 +971,9 @@ fn list_deployments(st: &mut State, input: &Input) -> Output {
             format!("The deployment status is invalid: {bad}"),
         ));
     }
-    let range: Option<Value> = input.get("createTimeRange")?;
-    let bound = |name: &str| {
-        range
-            .as_ref()
-            .and_then(|r| r.get(name))
-            .and_then(Value::as_f64)
-    };
-    let (start, end) = (bound("start").map(from_epoch), bound("end").map(from_epoch));
+    let range: TimeRange = input.get("createTimeRange")?.unwrap_or_default();
+    let start = range.start.map(from_epoch).transpose()?;
+    let end = range.end.map(from_epoch).transpose()?;
     if let (Some(s), Some(e)) = (start, end)
         && s > e
     {
