@@ -16,7 +16,7 @@ use aws_sdk_codedeploy::types::{
 use fleet::{APPLICATION, Fleet, GROUP};
 use slipway_tests::codedeploy::EnvelopeFormat;
 use slipway_tests::credentials::IssuedCredential;
-use slipway_tests::scripted_host::{HostConfig, Outcome, Script, ScriptedHost};
+use slipway_tests::scripted_host::{Handled, HostConfig, Outcome, Script, ScriptedHost};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 /// Short, so a test's last open poll does not hold the simulator up.
@@ -144,17 +144,24 @@ async fn a_failing_host_fails_the_deployment_skips_the_rest_and_rolls_back() {
     let good = fleet.deploy("shop-1.tgz").await.unwrap();
     assert_eq!(finish(&fleet, &good).await, "Succeeded");
 
-    // host-000 is slow, so the rollback has not reached host-001 by the
-    // time its failing script is swapped for a healthy one.
-    let slow = Script::all(Outcome::Succeed(Duration::from_millis(150)));
-    hosts[0].host().set_script(slow);
     let fail = Outcome::script_failed("scripts/start_server", 3);
     hosts[1]
         .host()
         .set_script(Script::noop().on("ApplicationStart", fail));
     let bad = fleet.deploy("shop-2.tgz").await.unwrap();
+    // The rollback starts on host-000. With host-000 stopped once it has
+    // done its part of `bad`, the rollback's first command waits for it,
+    // so host-001's failing script is swapped for a healthy one before the
+    // rollback can reach host-001, however slow the machine.
+    let bad_events = |h: &[Handled]| h.iter().filter(|h| h.spec.deployment_id == bad).count();
+    hosts[0]
+        .wait_until(DEADLINE, |h| bad_events(h) == 7)
+        .await
+        .expect("host-000 runs all of the failing deployment");
+    hosts[0].stop();
     assert_eq!(finish(&fleet, &bad).await, "Failed");
     hosts[1] = ScriptedHost::new(fleet.hosts[1].clone(), Script::noop()).spawn();
+    hosts[0] = ScriptedHost::new(fleet.hosts[0].clone(), Script::noop()).spawn();
 
     let failed = info(&fleet, &bad).await;
     let error = failed.error_information.unwrap();
