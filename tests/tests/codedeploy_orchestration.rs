@@ -16,7 +16,7 @@ use aws_sdk_codedeploy::types::{
 use fleet::{APPLICATION, Fleet, GROUP};
 use slipway_tests::codedeploy::EnvelopeFormat;
 use slipway_tests::credentials::IssuedCredential;
-use slipway_tests::scripted_host::{Handled, HostConfig, Outcome, Script, ScriptedHost};
+use slipway_tests::scripted_host::{HostConfig, Outcome, Script, ScriptedHost};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 /// Short, so a test's last open poll does not hold the simulator up.
@@ -144,24 +144,31 @@ async fn a_failing_host_fails_the_deployment_skips_the_rest_and_rolls_back() {
     let good = fleet.deploy("shop-1.tgz").await.unwrap();
     assert_eq!(finish(&fleet, &good).await, "Succeeded");
 
+    // host-001 goes through the failing deployment by hand: with no poller
+    // of its own, the rollback's command for it waits until the healthy
+    // host-001 below polls, however slow the machine.
+    hosts[1].stop();
     let fail = Outcome::script_failed("scripts/start_server", 3);
-    hosts[1]
-        .host()
-        .set_script(Script::noop().on("ApplicationStart", fail));
+    let by_hand = ScriptedHost::new(
+        fleet.hosts[1].clone(),
+        Script::noop().on("ApplicationStart", fail),
+    );
     let bad = fleet.deploy("shop-2.tgz").await.unwrap();
-    // The rollback starts on host-000. With host-000 stopped once it has
-    // done its part of `bad`, the rollback's first command waits for it,
-    // so host-001's failing script is swapped for a healthy one before the
-    // rollback can reach host-001, however slow the machine.
-    let bad_events = |h: &[Handled]| h.iter().filter(|h| h.spec.deployment_id == bad).count();
-    hosts[0]
-        .wait_until(DEADLINE, |h| bad_events(h) == 7)
-        .await
-        .expect("host-000 runs all of the failing deployment");
-    hosts[0].stop();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "host-001 never reached ApplicationStart"
+        );
+        let Some(command) = by_hand.poll().await.unwrap() else {
+            continue;
+        };
+        if by_hand.handle(command).await.unwrap().event == "ApplicationStart" {
+            break;
+        }
+    }
     assert_eq!(finish(&fleet, &bad).await, "Failed");
     hosts[1] = ScriptedHost::new(fleet.hosts[1].clone(), Script::noop()).spawn();
-    hosts[0] = ScriptedHost::new(fleet.hosts[0].clone(), Script::noop()).spawn();
 
     let failed = info(&fleet, &bad).await;
     let error = failed.error_information.unwrap();
@@ -214,7 +221,9 @@ async fn stop_deployment_stops_after_the_event_in_flight_and_rolls_back() {
     let good = fleet.deploy("shop-1.tgz").await.unwrap();
     assert_eq!(finish(&fleet, &good).await, "Succeeded");
 
-    let slow = Outcome::Succeed(Duration::from_millis(500));
+    // Long enough that the event is still in flight when the stop lands,
+    // even on a loaded machine.
+    let slow = Outcome::Succeed(Duration::from_secs(3));
     hosts[0]
         .host()
         .set_script(Script::noop().on("BeforeInstall", slow));
@@ -263,6 +272,8 @@ async fn stop_deployment_stops_after_the_event_in_flight_and_rolls_back() {
         .await
         .unwrap();
     assert_eq!(stop.status.unwrap().as_str(), "Pending");
+    // The event in flight keeps its slow outcome; the rollback runs fast.
+    hosts[0].host().set_script(Script::noop());
     assert_eq!(finish(&fleet, &id).await, "Stopped");
     let stopped = info(&fleet, &id).await;
     assert_eq!(
@@ -281,7 +292,6 @@ async fn stop_deployment_stops_after_the_event_in_flight_and_rolls_back() {
         .unwrap()
         .rollback_deployment_id
         .unwrap();
-    hosts[0].host().set_script(Script::noop());
     assert_eq!(finish(&fleet, &rollback).await, "Succeeded");
 }
 
