@@ -704,3 +704,33 @@ async fn an_unreadable_create_time_range_is_a_serialization_exception_not_a_cras
     let listed = cd.list_deployments().send().await.unwrap();
     assert!(listed.deployments().is_empty());
 }
+
+#[tokio::test]
+async fn malformed_json_on_the_command_plane_is_a_serialization_exception() {
+    let (sim, _) = start().await;
+    for (body, field) in [
+        ("{\"HostIdentifier\":", None),
+        ("[\"HostIdentifier\"]", None),
+        ("{\"HostIdentifier\":7}", Some("HostIdentifier")),
+    ] {
+        let (status, reply) = post(
+            &sim.endpoint(),
+            "CodeDeployCommandService_v20141006.PollHostCommand",
+            body,
+            "codedeploy-commands",
+            SECRET_KEY,
+        )
+        .await;
+        assert_eq!(
+            (status, reply["__type"].as_str()),
+            (400, Some("SerializationException")),
+            "{body}: {reply}"
+        );
+        if let Some(field) = field {
+            assert!(
+                reply["message"].as_str().unwrap().contains(field),
+                "{reply}"
+            );
+        }
+    }
+}
