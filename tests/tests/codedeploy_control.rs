@@ -734,3 +734,43 @@ async fn malformed_json_on_the_command_plane_is_a_serialization_exception() {
         }
     }
 }
+
+/// The official agent with `enable_auth_policy: true` speaks the 2019-11-11
+/// command model: bare `CodeDeployCommandService.` targets, signed for
+/// `codedeploy-commands-secure`.
+#[tokio::test]
+async fn the_secure_command_model_is_served_with_its_own_signing_name() {
+    let (sim, _) = start().await;
+    let host = json!({ "HostIdentifier": "arn:aws:iam::123456789012:user/stranger" }).to_string();
+    let target = "CodeDeployCommandService.PollHostCommand";
+    let (status, reply) = post(
+        &sim.endpoint(),
+        target,
+        &host,
+        "codedeploy-commands-secure",
+        SECRET_KEY,
+    )
+    .await;
+    assert_eq!(
+        (status, reply["__type"].as_str()),
+        (400, Some("ClientException")),
+        "{reply}"
+    );
+    assert!(
+        reply["message"].as_str().unwrap().contains("stranger"),
+        "{reply}"
+    );
+    let (status, reply) = post(
+        &sim.endpoint(),
+        target,
+        &host,
+        "codedeploy-commands",
+        SECRET_KEY,
+    )
+    .await;
+    assert_eq!(
+        (status, reply["__type"].as_str()),
+        (403, Some("InvalidSignatureException")),
+        "{reply}"
+    );
+}

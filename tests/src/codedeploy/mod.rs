@@ -7,7 +7,9 @@
 //!
 //! # Behaviour
 //! - Both planes check SigV4 against the [`CredentialStore`](crate::credentials::CredentialStore)
-//!   (`codedeploy` and `codedeploy-commands`); a host may act only as itself:
+//!   (`codedeploy` and `codedeploy-commands`; the command plane's 2019-11-11
+//!   model, target `CodeDeployCommandService.<Op>`, is served too, signed for
+//!   `codedeploy-commands-secure`); a host may act only as itself:
 //!   an on-premises host signs as its registered IAM user or session, an EC2
 //!   host as an instance-profile session named after the instance.
 //! - A deployment is `Created`, then `InProgress` once a task resolves its
