@@ -16,7 +16,7 @@ use aws_sdk_codedeploy::types::{
 use fleet::{APPLICATION, Fleet, GROUP};
 use slipway_tests::codedeploy::EnvelopeFormat;
 use slipway_tests::credentials::IssuedCredential;
-use slipway_tests::scripted_host::{HostConfig, Outcome, Script, ScriptedHost};
+use slipway_tests::scripted_host::{HostCommand, HostConfig, Outcome, Script, ScriptedHost};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 /// Short, so a test's last open poll does not hold the simulator up.
@@ -328,16 +328,21 @@ async fn a_host_that_never_answers_fails_at_the_host_timeout() {
     assert!(diagnostics.message.as_deref().unwrap().contains("agent"));
 }
 
+/// Deploys to a one-host fleet and polls, by hand, the first command.
+async fn first_command(fleet: &Fleet) -> (ScriptedHost, HostCommand) {
+    let host = ScriptedHost::new(fleet.hosts[0].clone(), Script::noop());
+    fleet.deploy("shop-1.tgz").await.unwrap();
+    loop {
+        if let Some(c) = host.poll().await.unwrap() {
+            return (host, c);
+        }
+    }
+}
+
 #[tokio::test]
 async fn completing_a_command_twice_is_a_client_exception() {
     let fleet = fleet(1).await;
-    let host = ScriptedHost::new(fleet.hosts[0].clone(), Script::noop());
-    fleet.deploy("shop-1.tgz").await.unwrap();
-    let command = loop {
-        if let Some(c) = host.poll().await.unwrap() {
-            break c;
-        }
-    };
+    let (host, command) = first_command(&fleet).await;
     let client = host.client();
     let id = &command.host_command_identifier;
     let status = client
@@ -354,6 +359,40 @@ async fn completing_a_command_twice_is_a_client_exception() {
         .await
         .unwrap_err();
     assert_eq!(again.kind(), Some("ClientException"), "{again:?}");
+}
+
+/// PostHostCommandUpdate, which the Ruby agent never sends, reports the central
+/// status of the command: in progress while the host runs it, then its end.
+#[tokio::test]
+async fn a_host_command_update_reports_the_central_status() {
+    let fleet = fleet(1).await;
+    let (host, command) = first_command(&fleet).await;
+    let client = host.client();
+    let id = &command.host_command_identifier;
+    client
+        .put_host_command_acknowledgement(id, None)
+        .await
+        .unwrap();
+    let soon = std::time::SystemTime::now() + Duration::from_secs(30);
+    let running = client
+        .post_host_command_update(id, Some(soon), None)
+        .await
+        .unwrap();
+    assert_eq!(running.as_deref(), Some("InProgress"));
+    client
+        .put_host_command_complete(id, "Succeeded", None)
+        .await
+        .unwrap();
+    let done = client
+        .post_host_command_update(id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(done.as_deref(), Some("Succeeded"));
+    let unknown = client
+        .post_host_command_update("no-such-command", None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.kind(), Some("ClientException"), "{unknown:?}");
 }
 
 /// The CLI's waiter model with a 1 s delay instead of 15 s, in a directory
