@@ -1357,7 +1357,8 @@ fn get_deployment_config(st: &mut State, input: &Input) -> Output {
 struct MinimumHealthyInput {
     #[serde(rename = "type")]
     kind: Option<String>,
-    value: Option<i64>,
+    /// The model's `MinimumHealthyHostsValue` is a 32-bit integer.
+    value: Option<i32>,
 }
 
 fn create_deployment_config(st: &mut State, input: &Input) -> Output {
@@ -1443,6 +1444,19 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.code, "InvalidRevisionException");
+    }
+
+    #[test]
+    fn a_minimum_healthy_value_beyond_32_bits_is_refused_not_truncated() {
+        let mut st = State::new("us-east-1".into(), "123456789012".into(), Duration::ZERO);
+        let input = Input(json!({
+            "deploymentConfigName": "Huge",
+            "minimumHealthyHosts": {"type": "HOST_COUNT", "value": 4_294_967_297_i64},
+        }));
+        let e = create_deployment_config(&mut st, &input).unwrap_err();
+        assert_eq!(e.code, "SerializationException");
+        assert!(e.message.contains("minimumHealthyHosts"), "{}", e.message);
+        assert!(!st.configs.contains_key("Huge"));
     }
 
     #[test]
