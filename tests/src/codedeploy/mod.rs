@@ -27,9 +27,13 @@
 //!   of the group. A failed ApplicationStop is passed over when
 //!   `ignoreApplicationStopFailures` is set.
 //! - A command not completed within the host timeout fails its event with
-//!   UnknownError. Agent error codes map to the lifecycle vocabulary
-//!   (1 ScriptMissing … 6 OutputsLeftOpen); 7, which has no service name, is
-//!   UnknownError. With a deployment timeout set
+//!   UnknownError; a completion arriving after that is a ClientException.
+//!   The host's next commands (a rollback's, say) go out at once, even
+//!   though the abandoned script may still be running there: whether AWS
+//!   holds them back is not documented, so agents must cope with both.
+//!   Agent error codes map to the lifecycle vocabulary (1 ScriptMissing …
+//!   6 OutputsLeftOpen); 7, which has no service name, is UnknownError.
+//!   With a deployment timeout set
 //!   ([`SimulatorConfig::deployment_timeout`]), a deployment still running
 //!   then fails with TIMEOUT.
 //! - StopDeployment withdraws commands not yet polled and answers `Pending`
