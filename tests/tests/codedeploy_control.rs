@@ -683,3 +683,83 @@ async fn bad_input_gets_aws_error_shapes() {
         (400, Some("ClientException"))
     );
 }
+
+#[tokio::test]
+async fn an_unreadable_create_time_range_is_a_serialization_exception_not_a_crash() {
+    let (sim, cd) = start().await;
+    let list = "CodeDeploy_20141006.ListDeployments";
+    for body in [
+        r#"{"createTimeRange":{"start":1e300}}"#,
+        r#"{"createTimeRange":{"end":1e19}}"#,
+        r#"{"createTimeRange":{"end":"yesterday"}}"#,
+    ] {
+        let (status, reply) = post(&sim.endpoint(), list, body, "codedeploy", SECRET_KEY).await;
+        assert_eq!(
+            (status, reply["__type"].as_str()),
+            (400, Some("SerializationException")),
+            "{body}: {reply}"
+        );
+    }
+    // The simulator is still serving.
+    let listed = cd.list_deployments().send().await.unwrap();
+    assert!(listed.deployments().is_empty());
+}
+
+#[tokio::test]
+async fn malformed_json_on_the_command_plane_is_a_serialization_exception() {
+    let (sim, _) = start().await;
+    for (body, field) in [
+        ("{\"HostIdentifier\":", None),
+        ("[\"HostIdentifier\"]", None),
+        ("{\"HostIdentifier\":7}", Some("HostIdentifier")),
+    ] {
+        let (status, reply) = post(
+            &sim.endpoint(),
+            "CodeDeployCommandService_v20141006.PollHostCommand",
+            body,
+            "codedeploy-commands",
+            SECRET_KEY,
+        )
+        .await;
+        assert_eq!(
+            (status, reply["__type"].as_str()),
+            (400, Some("SerializationException")),
+            "{body}: {reply}"
+        );
+        if let Some(field) = field {
+            assert!(
+                reply["message"].as_str().unwrap().contains(field),
+                "{reply}"
+            );
+        }
+    }
+}
+
+/// The official agent with `enable_auth_policy: true` speaks the 2019-11-11
+/// command model: bare `CodeDeployCommandService.` targets, signed for
+/// `codedeploy-commands-secure`.
+#[tokio::test]
+async fn the_secure_command_model_is_served_with_its_own_signing_name() {
+    let (sim, _) = start().await;
+    let host = json!({ "HostIdentifier": "arn:aws:iam::123456789012:user/stranger" }).to_string();
+    let target = "CodeDeployCommandService.PollHostCommand";
+    // Routed and verified: the refusal is about the host, not the request.
+    // Signed for the 2014 model's name, the signature does not match.
+    for (service, status, kind) in [
+        ("codedeploy-commands-secure", 400, "ClientException"),
+        ("codedeploy-commands", 403, "InvalidSignatureException"),
+    ] {
+        let (got, reply) = post(&sim.endpoint(), target, &host, service, SECRET_KEY).await;
+        assert_eq!(
+            (got, reply["__type"].as_str()),
+            (status, Some(kind)),
+            "signed for {service}: {reply}"
+        );
+        if kind == "ClientException" {
+            assert!(
+                reply["message"].as_str().unwrap().contains("stranger"),
+                "{reply}"
+            );
+        }
+    }
+}

@@ -16,7 +16,7 @@ use aws_sdk_codedeploy::types::{
 use fleet::{APPLICATION, Fleet, GROUP};
 use slipway_tests::codedeploy::EnvelopeFormat;
 use slipway_tests::credentials::IssuedCredential;
-use slipway_tests::scripted_host::{HostConfig, Outcome, Script, ScriptedHost};
+use slipway_tests::scripted_host::{HostCommand, HostConfig, Outcome, Script, ScriptedHost};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 /// Short, so a test's last open poll does not hold the simulator up.
@@ -144,15 +144,29 @@ async fn a_failing_host_fails_the_deployment_skips_the_rest_and_rolls_back() {
     let good = fleet.deploy("shop-1.tgz").await.unwrap();
     assert_eq!(finish(&fleet, &good).await, "Succeeded");
 
-    // host-000 is slow, so the rollback has not reached host-001 by the
-    // time its failing script is swapped for a healthy one.
-    let slow = Script::all(Outcome::Succeed(Duration::from_millis(150)));
-    hosts[0].host().set_script(slow);
+    // host-001 goes through the failing deployment by hand: with no poller
+    // of its own, the rollback's command for it waits until the healthy
+    // host-001 below polls, however slow the machine.
+    hosts[1].stop();
     let fail = Outcome::script_failed("scripts/start_server", 3);
-    hosts[1]
-        .host()
-        .set_script(Script::noop().on("ApplicationStart", fail));
+    let by_hand = ScriptedHost::new(
+        fleet.hosts[1].clone(),
+        Script::noop().on("ApplicationStart", fail),
+    );
     let bad = fleet.deploy("shop-2.tgz").await.unwrap();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "host-001 never reached ApplicationStart"
+        );
+        let Some(command) = by_hand.poll().await.unwrap() else {
+            continue;
+        };
+        if by_hand.handle(command).await.unwrap().event == "ApplicationStart" {
+            break;
+        }
+    }
     assert_eq!(finish(&fleet, &bad).await, "Failed");
     hosts[1] = ScriptedHost::new(fleet.hosts[1].clone(), Script::noop()).spawn();
 
@@ -207,7 +221,9 @@ async fn stop_deployment_stops_after_the_event_in_flight_and_rolls_back() {
     let good = fleet.deploy("shop-1.tgz").await.unwrap();
     assert_eq!(finish(&fleet, &good).await, "Succeeded");
 
-    let slow = Outcome::Succeed(Duration::from_millis(500));
+    // Long enough that the event is still in flight when the stop lands,
+    // even on a loaded machine.
+    let slow = Outcome::Succeed(Duration::from_secs(3));
     hosts[0]
         .host()
         .set_script(Script::noop().on("BeforeInstall", slow));
@@ -256,6 +272,8 @@ async fn stop_deployment_stops_after_the_event_in_flight_and_rolls_back() {
         .await
         .unwrap();
     assert_eq!(stop.status.unwrap().as_str(), "Pending");
+    // The event in flight keeps its slow outcome; the rollback runs fast.
+    hosts[0].host().set_script(Script::noop());
     assert_eq!(finish(&fleet, &id).await, "Stopped");
     let stopped = info(&fleet, &id).await;
     assert_eq!(
@@ -274,7 +292,6 @@ async fn stop_deployment_stops_after_the_event_in_flight_and_rolls_back() {
         .unwrap()
         .rollback_deployment_id
         .unwrap();
-    hosts[0].host().set_script(Script::noop());
     assert_eq!(finish(&fleet, &rollback).await, "Succeeded");
 }
 
@@ -311,16 +328,21 @@ async fn a_host_that_never_answers_fails_at_the_host_timeout() {
     assert!(diagnostics.message.as_deref().unwrap().contains("agent"));
 }
 
+/// Deploys to a one-host fleet and polls, by hand, the first command.
+async fn first_command(fleet: &Fleet) -> (ScriptedHost, HostCommand) {
+    let host = ScriptedHost::new(fleet.hosts[0].clone(), Script::noop());
+    fleet.deploy("shop-1.tgz").await.unwrap();
+    loop {
+        if let Some(c) = host.poll().await.unwrap() {
+            return (host, c);
+        }
+    }
+}
+
 #[tokio::test]
 async fn completing_a_command_twice_is_a_client_exception() {
     let fleet = fleet(1).await;
-    let host = ScriptedHost::new(fleet.hosts[0].clone(), Script::noop());
-    fleet.deploy("shop-1.tgz").await.unwrap();
-    let command = loop {
-        if let Some(c) = host.poll().await.unwrap() {
-            break c;
-        }
-    };
+    let (host, command) = first_command(&fleet).await;
     let client = host.client();
     let id = &command.host_command_identifier;
     let status = client
@@ -337,6 +359,40 @@ async fn completing_a_command_twice_is_a_client_exception() {
         .await
         .unwrap_err();
     assert_eq!(again.kind(), Some("ClientException"), "{again:?}");
+}
+
+/// PostHostCommandUpdate, which the Ruby agent never sends, reports the central
+/// status of the command: in progress while the host runs it, then its end.
+#[tokio::test]
+async fn a_host_command_update_reports_the_central_status() {
+    let fleet = fleet(1).await;
+    let (host, command) = first_command(&fleet).await;
+    let client = host.client();
+    let id = &command.host_command_identifier;
+    client
+        .put_host_command_acknowledgement(id, None)
+        .await
+        .unwrap();
+    let soon = std::time::SystemTime::now() + Duration::from_secs(30);
+    let running = client
+        .post_host_command_update(id, Some(soon), None)
+        .await
+        .unwrap();
+    assert_eq!(running.as_deref(), Some("InProgress"));
+    client
+        .put_host_command_complete(id, "Succeeded", None)
+        .await
+        .unwrap();
+    let done = client
+        .post_host_command_update(id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(done.as_deref(), Some("Succeeded"));
+    let unknown = client
+        .post_host_command_update("no-such-command", None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.kind(), Some("ClientException"), "{unknown:?}");
 }
 
 /// The CLI's waiter model with a 1 s delay instead of 15 s, in a directory

@@ -156,9 +156,10 @@ async fn a_command_abandoned_before_its_ack_is_skipped() {
 #[tokio::test]
 async fn a_hung_script_is_failed_by_the_host_timeout() {
     let fleet = fleet(1, "CodeDeployDefault.OneAtATime", EnvelopeFormat::Pkcs7Json).await;
-    // The first event hangs, so no earlier one can be what times out; a
-    // second leaves the ack ample time on a loaded machine.
-    fleet.sim.set_host_timeout(Duration::from_secs(1));
+    // The first event hangs, so no earlier one can be what times out. The
+    // timer starts when the command is queued, so poll, spec fetch and ack
+    // must all fit in it: three seconds leave them room on a loaded machine.
+    fleet.sim.set_host_timeout(Duration::from_secs(3));
     let hosts = fleet.spawn_hosts(|_| Script::noop().on("DownloadBundle", Outcome::Hang));
     let id = fleet.deploy("shop-1.tgz").await.unwrap();
     assert_eq!(fleet.wait_for_end(&id, DEADLINE).await.unwrap(), "Failed");

@@ -153,8 +153,20 @@ pub fn epoch(t: SystemTime) -> f64 {
     ms as f64 / 1000.0
 }
 
-fn from_epoch(seconds: f64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs_f64(seconds.max(0.0))
+/// A timestamp from the request's epoch seconds; one no clock can hold is
+/// refused rather than allowed to overflow.
+fn from_epoch(seconds: f64) -> Result<SystemTime, AwsError> {
+    Duration::try_from_secs_f64(seconds.max(0.0))
+        .ok()
+        .and_then(|d| UNIX_EPOCH.checked_add(d))
+        .ok_or_else(|| AwsError::serialization(&format!("Timestamp {seconds} is out of range")))
+}
+
+/// A `TimeRange`: epoch seconds, either end open.
+#[derive(Debug, Default, serde::Deserialize)]
+struct TimeRange {
+    start: Option<f64>,
+    end: Option<f64>,
 }
 
 fn strip_nulls(v: Value) -> Value {
@@ -959,14 +971,9 @@ fn list_deployments(st: &mut State, input: &Input) -> Output {
             format!("The deployment status is invalid: {bad}"),
         ));
     }
-    let range: Option<Value> = input.get("createTimeRange")?;
-    let bound = |name: &str| {
-        range
-            .as_ref()
-            .and_then(|r| r.get(name))
-            .and_then(Value::as_f64)
-    };
-    let (start, end) = (bound("start").map(from_epoch), bound("end").map(from_epoch));
+    let range: TimeRange = input.get("createTimeRange")?.unwrap_or_default();
+    let start = range.start.map(from_epoch).transpose()?;
+    let end = range.end.map(from_epoch).transpose()?;
     if let (Some(s), Some(e)) = (start, end)
         && s > e
     {
@@ -1350,7 +1357,8 @@ fn get_deployment_config(st: &mut State, input: &Input) -> Output {
 struct MinimumHealthyInput {
     #[serde(rename = "type")]
     kind: Option<String>,
-    value: Option<i64>,
+    /// The model's `MinimumHealthyHostsValue` is a 32-bit integer.
+    value: Option<i32>,
 }
 
 fn create_deployment_config(st: &mut State, input: &Input) -> Output {
@@ -1436,6 +1444,19 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.code, "InvalidRevisionException");
+    }
+
+    #[test]
+    fn a_minimum_healthy_value_beyond_32_bits_is_refused_not_truncated() {
+        let mut st = State::new("us-east-1".into(), "123456789012".into(), Duration::ZERO);
+        let input = Input(json!({
+            "deploymentConfigName": "Huge",
+            "minimumHealthyHosts": {"type": "HOST_COUNT", "value": 4_294_967_297_i64},
+        }));
+        let e = create_deployment_config(&mut st, &input).unwrap_err();
+        assert_eq!(e.code, "SerializationException");
+        assert!(e.message.contains("minimumHealthyHosts"), "{}", e.message);
+        assert!(!st.configs.contains_key("Huge"));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //!
 //! # Behaviour
 //! - Both planes check SigV4 against the [`CredentialStore`](crate::credentials::CredentialStore)
-//!   (`codedeploy` and `codedeploy-commands`); a host may act only as itself:
+//!   (`codedeploy` and `codedeploy-commands`; the command plane's 2019-11-11
+//!   model, target `CodeDeployCommandService.<Op>`, is served too, signed for
+//!   `codedeploy-commands-secure`); a host may act only as itself:
 //!   an on-premises host signs as its registered IAM user or session, an EC2
 //!   host as an instance-profile session named after the instance.
 //! - A deployment is `Created`, then `InProgress` once a task resolves its
@@ -25,9 +27,13 @@
 //!   of the group. A failed ApplicationStop is passed over when
 //!   `ignoreApplicationStopFailures` is set.
 //! - A command not completed within the host timeout fails its event with
-//!   UnknownError. Agent error codes map to the lifecycle vocabulary
-//!   (1 ScriptMissing … 6 OutputsLeftOpen); 7, which has no service name, is
-//!   UnknownError. With a deployment timeout set
+//!   UnknownError; a completion arriving after that is a ClientException.
+//!   The host's next commands (a rollback's, say) go out at once, even
+//!   though the abandoned script may still be running there: whether AWS
+//!   holds them back is not documented, so agents must cope with both.
+//!   Agent error codes map to the lifecycle vocabulary (1 ScriptMissing …
+//!   6 OutputsLeftOpen); 7, which has no service name, is UnknownError.
+//!   With a deployment timeout set
 //!   ([`SimulatorConfig::deployment_timeout`]), a deployment still running
 //!   then fails with TIMEOUT.
 //! - StopDeployment withdraws commands not yet polled and answers `Pending`

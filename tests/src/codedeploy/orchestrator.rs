@@ -61,12 +61,14 @@ const NO_INSTANCES: &str = "The deployment failed because no instances were foun
 impl Simulation {
     pub fn new(config: SimulatorConfig) -> Result<Self, SimulatorError> {
         let signer = Signer::generate_test().map_err(|source| SimulatorError::Signer { source })?;
+        let mut state = State::new(
+            config.region.clone(),
+            config.account_id.clone(),
+            config.host_timeout,
+        );
+        state.deployment_timeout = config.deployment_timeout;
         Ok(Simulation {
-            state: Mutex::new(State::new(
-                config.region.clone(),
-                config.account_id.clone(),
-                config.host_timeout,
-            )),
+            state: Mutex::new(state),
             settings: Settings {
                 region: config.region,
                 account_id: config.account_id,
@@ -771,6 +773,15 @@ mod tests {
         async fn polling(config: &str, hosts: usize, group: Value, poll_wait: Duration) -> Bed {
             let mut settings = SimulatorConfig::new(CredentialStore::default());
             settings.poll_wait = poll_wait;
+            Bed::configured(config, hosts, group, settings).await
+        }
+
+        async fn configured(
+            config: &str,
+            hosts: usize,
+            group: Value,
+            settings: SimulatorConfig,
+        ) -> Bed {
             let bed = Bed {
                 sim: Arc::new(Simulation::new(settings).unwrap()),
             };
@@ -1166,6 +1177,20 @@ mod tests {
         let late = json!({"HostCommandIdentifier": command, "CommandStatus": "Succeeded"});
         let late = bed.host("PutHostCommandComplete", late).await;
         assert_eq!(late.unwrap_err().code, "ClientException");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deployment_timeout_given_at_start_fails_a_deployment_with_timeout() {
+        let mut settings = SimulatorConfig::new(CredentialStore::default());
+        settings.poll_wait = Duration::from_millis(10);
+        settings.deployment_timeout = Some(Duration::from_secs(600));
+        let bed = Bed::configured("CodeDeployDefault.OneAtATime", 1, json!({}), settings).await;
+        let id = bed.deploy("v1.tgz", json!({})).await;
+        assert!(bed.poll(1).await.is_some());
+        tokio::time::sleep(Duration::from_secs(601)).await;
+        let info = bed.info(&id);
+        assert_eq!(info["status"], "Failed");
+        assert_eq!(info["errorInformation"]["code"], "TIMEOUT");
     }
 
     #[tokio::test(start_paused = true)]

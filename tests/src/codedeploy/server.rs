@@ -27,6 +27,10 @@ use crate::sigv4_verify;
 pub const CONTROL_PREFIX: &str = "CodeDeploy_20141006.";
 /// The host command plane's target prefix.
 pub const COMMANDS_PREFIX: &str = "CodeDeployCommandService_v20141006.";
+/// The command plane's prefix in the 2019-11-11 model (same shapes, signed
+/// for `codedeploy-commands-secure`), which the official agent uses with
+/// `enable_auth_policy: true`.
+pub const SECURE_COMMANDS_PREFIX: &str = "CodeDeployCommandService.";
 
 /// What the simulator is started with.
 #[derive(Debug, Clone)]
@@ -235,8 +239,8 @@ async fn handle(
             },
             Err(e) => Err(e),
         }
-    } else if let Some(op) = target.strip_prefix(COMMANDS_PREFIX) {
-        match authenticate(&sim, &method, &uri, &headers, &body, "codedeploy-commands") {
+    } else if let Some((op, service)) = command_target(&target) {
+        match authenticate(&sim, &method, &uri, &headers, &body, service) {
             Ok(caller) => match parse_body(&body) {
                 Ok(input) => commands::dispatch(&sim, op, input, &caller).await,
                 Err(e) => Err(e),
@@ -249,6 +253,18 @@ async fn handle(
     match result {
         Ok(value) => json_response(StatusCode::OK, &value),
         Err(e) => e.into_response(),
+    }
+}
+
+/// The operation a command-plane target names, and the signing name its
+/// model goes with.
+fn command_target(target: &str) -> Option<(&str, &'static str)> {
+    if let Some(op) = target.strip_prefix(COMMANDS_PREFIX) {
+        Some((op, "codedeploy-commands"))
+    } else {
+        target
+            .strip_prefix(SECURE_COMMANDS_PREFIX)
+            .map(|op| (op, "codedeploy-commands-secure"))
     }
 }
 
