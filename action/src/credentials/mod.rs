@@ -64,6 +64,12 @@ pub struct Issued {
 /// Runs `slipway credentials`.
 pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued> {
     let request = Request::from_inputs(args, cx.env)?;
+    let actions = cx.env.is_actions();
+    if actions && request.mask_account_id {
+        // The role ARN names the account, and a refusal's diagnosis prints
+        // it: mask it before any call can fail.
+        export::mask(cx.out, &[request.role.account.as_str()])?;
+    }
     let endpoint = sts::endpoint_override(cx.env, request.sts_endpoint.as_deref());
     let config = sts::config(&request.region, endpoint.as_deref());
     let exchange = Exchange {
@@ -77,7 +83,6 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
         policy_arns: request.managed_session_policies.clone(),
         backoff: cx.backoff.with_max_attempts(request.max_attempts),
     };
-    let actions = cx.env.is_actions();
     let assumed = match exchange.assume().await {
         Ok(assumed) => assumed,
         Err(error) => {
@@ -92,7 +97,7 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
     let identity = sts::caller_identity(&config, &assumed.credentials)
         .await
         .map_err(Error::CallerIdentity)?;
-    if actions && request.mask_account_id {
+    if actions && request.mask_account_id && identity.account != request.role.account {
         export::mask(cx.out, &[identity.account.as_str()])?;
     }
     if !request.allowed_account_ids.is_empty()
