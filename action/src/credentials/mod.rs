@@ -94,7 +94,7 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
         // Before anything else can print them.
         export::mask(cx.out, &export::secrets(&assumed.credentials))?;
     }
-    let identity = sts::caller_identity(&config, &assumed.credentials)
+    let identity = sts::caller_identity_retried(&config, &assumed.credentials, &exchange.backoff)
         .await
         .map_err(Error::CallerIdentity)?;
     if actions && request.mask_account_id && identity.account != request.role.account {

@@ -16,7 +16,7 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::types::PolicyDescriptorType;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::retry::Verdict;
+use super::retry::{self, Backoff, Verdict};
 use crate::env::Env;
 
 /// The provider name the new credentials carry.
@@ -153,6 +153,26 @@ pub async fn caller_identity(
         }),
         _ => Err(StsError::incomplete("GetCallerIdentity")),
     }
+}
+
+/// GetCallerIdentity with the retry rules of AssumeRoleWithWebIdentity:
+/// the matrix jobs that throttle one throttle the other. A refused or
+/// expired key will not change on a retry, so it fails at once.
+pub async fn caller_identity_retried(
+    config: &aws_sdk_sts::Config,
+    credentials: &Credentials,
+    backoff: &Backoff,
+) -> Result<Identity, StsError> {
+    retry::run(
+        backoff,
+        |_| caller_identity(config, credentials),
+        |error| match error.verdict() {
+            Verdict::Retry => Verdict::Retry,
+            Verdict::FreshToken | Verdict::Fail => Verdict::Fail,
+        },
+    )
+    .await
+    .map_err(|failed| failed.error)
 }
 
 /// How an STS call failed.
