@@ -8,7 +8,8 @@
 //! - `retries`: an expired JWT is re-minted; throttling and 5xx are retried,
 //!   at AssumeRoleWithWebIdentity and at GetCallerIdentity.
 //! - `secrets`: no key, secret or token reaches a log unmasked.
-//! - `provider`: the refreshing provider across a short credential lifetime.
+//! - `provider`: the refreshing provider across a short credential lifetime,
+//!   and through a failed renewal.
 //! - `util`: running the binary like a runner would.
 
 mod happy;
