@@ -71,6 +71,19 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
         export::mask(cx.out, &[request.role.account.as_str()])?;
     }
     let endpoint = sts::endpoint_override(cx.env, request.sts_endpoint.as_deref());
+    if let Some(url) = &endpoint {
+        let origin = if request.sts_endpoint.is_some() {
+            "sts-endpoint"
+        } else if cx.env.get("AWS_ENDPOINT_URL_STS").is_some() {
+            "AWS_ENDPOINT_URL_STS"
+        } else {
+            "AWS_ENDPOINT_URL"
+        };
+        sts::check_endpoint(url).map_err(|reason| Error::InvalidInput {
+            input: origin.to_owned(),
+            reason,
+        })?;
+    }
     let config = sts::config(&request.region, endpoint.as_deref());
     let exchange = Exchange {
         tokens: oidc::TokenSource::new(cx.env, &request.audience, request.token_file.clone())?,

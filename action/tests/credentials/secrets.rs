@@ -101,3 +101,24 @@ async fn a_masked_account_id_is_masked_before_a_refusal_prints_it() {
         run.stdout
     );
 }
+
+#[tokio::test]
+async fn a_bad_sts_endpoint_is_named_before_any_call() {
+    let sandbox = sandbox().await;
+    for (name, value) in [
+        ("AWS_ENDPOINT_URL_STS", "localhost:4566"),
+        ("INPUT_STS-ENDPOINT", "ftp://127.0.0.1/"),
+    ] {
+        let run = Step::new(&sandbox).set(name, value).run().await;
+        assert!(!run.success);
+        let named = name.trim_start_matches("INPUT_").to_lowercase();
+        assert!(
+            run.stderr.to_lowercase().contains(&format!("`{named}`")) && run.stderr.contains(value),
+            "{name}: {}",
+            run.stderr
+        );
+        assert!(!run.all().contains("eyJ"), "a JWT leaked:\n{}", run.all());
+    }
+    assert_eq!(sandbox.oidc().tokens_issued(), 0);
+    assert_eq!(sandbox.sts().assume_calls(), 0);
+}
