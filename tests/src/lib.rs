@@ -48,6 +48,7 @@
 //!   signing_key() -> &SigningKey
 //! Sts
 //!   throttle_next(n) idp_unreachable_next(n) fail_next_with(n, status) assume_calls() -> usize
+//!   throttle_caller_identity_next(n) caller_identity_calls() -> usize
 //!   set_credential_lifetime(Duration) add_role(Role) role_arn(name) -> String
 //!   add_provider(issuer_url, client_ids) remove_provider(issuer_url)
 //! Imds

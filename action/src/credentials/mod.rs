@@ -64,7 +64,26 @@ pub struct Issued {
 /// Runs `slipway credentials`.
 pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued> {
     let request = Request::from_inputs(args, cx.env)?;
+    let actions = cx.env.is_actions();
+    if actions && request.mask_account_id {
+        // The role ARN names the account, and a refusal's diagnosis prints
+        // it: mask it before any call can fail.
+        export::mask(cx.out, &[request.role.account.as_str()])?;
+    }
     let endpoint = sts::endpoint_override(cx.env, request.sts_endpoint.as_deref());
+    if let Some(url) = &endpoint {
+        let origin = if request.sts_endpoint.is_some() {
+            "sts-endpoint"
+        } else if cx.env.get("AWS_ENDPOINT_URL_STS").is_some() {
+            "AWS_ENDPOINT_URL_STS"
+        } else {
+            "AWS_ENDPOINT_URL"
+        };
+        sts::check_endpoint(url).map_err(|reason| Error::InvalidInput {
+            input: origin.to_owned(),
+            reason,
+        })?;
+    }
     let config = sts::config(&request.region, endpoint.as_deref());
     let exchange = Exchange {
         tokens: oidc::TokenSource::new(cx.env, &request.audience, request.token_file.clone())?,
@@ -77,7 +96,6 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
         policy_arns: request.managed_session_policies.clone(),
         backoff: cx.backoff.with_max_attempts(request.max_attempts),
     };
-    let actions = cx.env.is_actions();
     let assumed = match exchange.assume().await {
         Ok(assumed) => assumed,
         Err(error) => {
@@ -89,10 +107,10 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
         // Before anything else can print them.
         export::mask(cx.out, &export::secrets(&assumed.credentials))?;
     }
-    let identity = sts::caller_identity(&config, &assumed.credentials)
+    let identity = sts::caller_identity_retried(&config, &assumed.credentials, &exchange.backoff)
         .await
         .map_err(Error::CallerIdentity)?;
-    if actions && request.mask_account_id {
+    if actions && request.mask_account_id && identity.account != request.role.account {
         export::mask(cx.out, &[identity.account.as_str()])?;
     }
     if !request.allowed_account_ids.is_empty()

@@ -77,7 +77,19 @@ impl RefreshingCredentials {
         {
             return Ok(assumed.clone());
         }
-        let assumed = self.inner.exchange.assume().await?;
+        let assumed = match self.inner.exchange.assume().await {
+            Ok(assumed) => assumed,
+            // The renewal starts minutes early so that an STS outage then
+            // costs nothing: the keys in hand still sign, and the next call
+            // tries again. Only an ended session is an error.
+            Err(error) => match current.as_ref() {
+                Some((assumed, _)) if self.inner.time.now() < assumed.expiration => {
+                    tracing::warn!(%error, "cannot renew the role session yet; the current one still works");
+                    return Ok(assumed.clone());
+                }
+                _ => return Err(error),
+            },
+        };
         self.inner.assumptions.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(role = %self.inner.exchange.role.arn, "assumed the role again");
         let renew = renew_at(self.inner.time.now(), assumed.expiration);

@@ -16,7 +16,7 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::types::PolicyDescriptorType;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::retry::Verdict;
+use super::retry::{self, Backoff, Verdict};
 use crate::env::Env;
 
 /// The provider name the new credentials carry.
@@ -36,6 +36,21 @@ pub fn endpoint_override(env: &Env, explicit: Option<&str>) -> Option<String> {
     env.get("AWS_ENDPOINT_URL_STS")
         .or_else(|| env.get("AWS_ENDPOINT_URL"))
         .map(str::to_owned)
+}
+
+/// Checks an endpoint URL before the SDK is given it: an http(s) URL with a
+/// host. The SDK would only fail at the first request, retried as a
+/// network error, with a message that quotes the request.
+pub fn check_endpoint(url: &str) -> Result<(), String> {
+    match url::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
+        Ok(_) => Err(format!(
+            "`{url}` is not an http or https URL like https://sts.eu-west-1.amazonaws.com"
+        )),
+        Err(e) => Err(format!(
+            "`{url}` is not a URL like https://sts.eu-west-1.amazonaws.com ({e})"
+        )),
+    }
 }
 
 /// An STS client configuration with no credentials and no SDK retries.
@@ -104,7 +119,7 @@ pub async fn assume(
         }))
         .send()
         .await
-        .map_err(StsError::from_sdk)?;
+        .map_err(|e| StsError::from_sdk(e).redact(token))?;
     let (Some(creds), Some(user)) = (output.credentials(), output.assumed_role_user()) else {
         return Err(StsError::incomplete("AssumeRoleWithWebIdentity"));
     };
@@ -153,6 +168,26 @@ pub async fn caller_identity(
         }),
         _ => Err(StsError::incomplete("GetCallerIdentity")),
     }
+}
+
+/// GetCallerIdentity with the retry rules of AssumeRoleWithWebIdentity:
+/// the matrix jobs that throttle one throttle the other. A refused or
+/// expired key will not change on a retry, so it fails at once.
+pub async fn caller_identity_retried(
+    config: &aws_sdk_sts::Config,
+    credentials: &Credentials,
+    backoff: &Backoff,
+) -> Result<Identity, StsError> {
+    retry::run(
+        backoff,
+        |_| caller_identity(config, credentials),
+        |error| match error.verdict() {
+            Verdict::Retry => Verdict::Retry,
+            Verdict::FreshToken | Verdict::Fail => Verdict::Fail,
+        },
+    )
+    .await
+    .map_err(|failed| failed.error)
 }
 
 /// How an STS call failed.
@@ -240,6 +275,22 @@ impl StsError {
         }
     }
 
+    /// Cuts `secret` out of the error's source text. The SDK's error for a
+    /// request it could not send (a bad endpoint) quotes the request, body
+    /// and all, and the body of AssumeRoleWithWebIdentity holds the token.
+    pub fn redact(mut self, secret: &str) -> Self {
+        let Some(source) = self.source.take() else {
+            return self;
+        };
+        let text = chain(&*source);
+        self.source = if secret.is_empty() || !text.contains(secret) {
+            Some(source)
+        } else {
+            Some(Box::new(Redacted(text.replace(secret, "***"))))
+        };
+        self
+    }
+
     /// Whether STS answered with this error code.
     pub fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
@@ -287,6 +338,30 @@ impl fmt::Display for StsError {
         }
     }
 }
+
+/// The error and its sources, as `{:#}` prints them.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+/// An error chain's text with a secret cut out.
+#[derive(Debug)]
+struct Redacted(String);
+
+impl fmt::Display for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Redacted {}
 
 impl std::error::Error for StsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
@@ -369,6 +444,39 @@ mod tests {
             e.to_string(),
             "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity"
         );
+    }
+
+    #[tokio::test]
+    async fn a_request_the_sdk_cannot_send_never_quotes_the_token() {
+        // The SDK fails this before any connection, quoting the request.
+        let client = aws_sdk_sts::Client::from_conf(config("us-east-1", Some("not-a-url")));
+        let params = AssumeParams {
+            role_arn: "arn:aws:iam::123456789012:role/deploy",
+            session_name: "s1",
+            duration: Duration::from_secs(3600),
+            policy: None,
+            policy_arns: &[],
+        };
+        let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvIn0.c2lnbmF0dXJl";
+        let error = assume(&client, &params, token).await.unwrap_err();
+        let text = chain(&error);
+        assert!(!text.contains(token), "{text}");
+        assert!(text.contains("WebIdentityToken=***"), "{text}");
+        assert!(!format!("{error:?}").contains(token), "{error:?}");
+    }
+
+    #[test]
+    fn endpoints_must_be_http_urls_with_a_host() {
+        for good in [
+            "http://127.0.0.1:4566",
+            "https://sts.eu-west-1.amazonaws.com/",
+        ] {
+            check_endpoint(good).unwrap();
+        }
+        for bad in ["not-a-url", "http://[::1", "ftp://x", "unix:/tmp/sock"] {
+            let err = check_endpoint(bad).unwrap_err();
+            assert!(err.contains(&format!("`{bad}`")), "{err}");
+        }
     }
 
     #[test]

@@ -195,3 +195,34 @@ async fn inputs_left_out_arrive_empty_from_the_composite_and_mean_their_defaults
             .ends_with("/slipway-shop-12345678901-1")
     );
 }
+
+#[tokio::test]
+async fn allowed_account_ids_admit_the_account_and_refuse_others_before_any_call() {
+    let sandbox = sandbox().await;
+    let run = Step::new(&sandbox)
+        .set(
+            "INPUT_ALLOWED-ACCOUNT-IDS",
+            &format!("111111111111, {}", sandbox.account_id()),
+        )
+        .run()
+        .await;
+    assert!(run.success, "{}", run.all());
+    assert_eq!(run.output("aws-account-id"), Some(sandbox.account_id()));
+
+    let run = Step::new(&sandbox)
+        .set("INPUT_ALLOWED-ACCOUNT-IDS", "111111111111")
+        .run()
+        .await;
+    assert!(!run.success);
+    run.assert_stderr_has(&[&format!(
+        "account {}, which is not in allowed-account-ids (111111111111)",
+        sandbox.account_id()
+    )]);
+    assert!(run.github_env.is_empty(), "{:?}", run.github_env);
+    assert_eq!(
+        sandbox.oidc().tokens_issued(),
+        1,
+        "only the first run asked"
+    );
+    assert_eq!(sandbox.sts().assume_calls(), 1);
+}

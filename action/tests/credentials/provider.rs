@@ -126,3 +126,42 @@ async fn keys_past_their_short_lifetime_are_refused_so_renewal_matters() {
     let renewed = provider.provide_credentials().await.unwrap();
     sts::caller_identity(&config, &renewed).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_failed_renewal_keeps_the_unexpired_session_and_is_tried_again() {
+    let sandbox = sandbox().await;
+    sandbox
+        .sts()
+        .set_credential_lifetime(Duration::from_secs(40));
+    let clock = ManualClock(Arc::new(Mutex::new(SystemTime::now())));
+    let mut exchange = exchange(&sandbox);
+    // Retries on the real clock: keep them short.
+    exchange.backoff = Backoff {
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(5),
+        max_attempts: 2,
+        max_elapsed: Duration::from_secs(5),
+    };
+    let provider = RefreshingCredentials::new(exchange, SharedTimeSource::new(clock.clone()));
+    let first = provider.provide_credentials().await.unwrap();
+
+    // Past the renewal point, before the end: STS is down, the keys in hand
+    // still work.
+    clock.advance(Duration::from_secs(31));
+    sandbox.sts().fail_next_with(2, 503);
+    let kept = provider.provide_credentials().await.unwrap();
+    assert_eq!(first.access_key_id(), kept.access_key_id());
+    assert_eq!(sandbox.sts().assume_calls(), 3, "the renewal was tried");
+
+    // STS is back: the next call renews.
+    let renewed = provider.provide_credentials().await.unwrap();
+    assert_ne!(first.access_key_id(), renewed.access_key_id());
+
+    // Once the session has ended, a failed renewal is an error.
+    clock.advance(Duration::from_secs(41));
+    sandbox.sts().fail_next_with(2, 503);
+    provider
+        .provide_credentials()
+        .await
+        .expect_err("no credentials past the end of the session");
+}

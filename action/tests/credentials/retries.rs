@@ -103,3 +103,18 @@ async fn an_unreachable_sts_is_retried_then_reported() {
     assert!(!run.success);
     run.assert_stderr_has(&["(after 2 attempts): cannot reach STS"]);
 }
+
+#[tokio::test]
+async fn a_throttled_caller_identity_is_retried_then_succeeds() {
+    let sandbox = sandbox().await;
+    sandbox.sts().throttle_caller_identity_next(2);
+    let run = Step::new(&sandbox).run().await;
+    assert!(run.success, "{}", run.all());
+    assert_eq!(sandbox.sts().caller_identity_calls(), 3);
+    assert_eq!(
+        sandbox.sts().assume_calls(),
+        1,
+        "the role is not assumed again"
+    );
+    assert_eq!(run.output("aws-account-id"), Some(sandbox.account_id()));
+}

@@ -77,3 +77,48 @@ async fn a_failed_run_leaks_neither_jwt_nor_bearer() {
     // A JWT starts with the base64 of `{"`.
     assert!(!all.contains("eyJ"), "a JWT leaked:\n{all}");
 }
+
+#[tokio::test]
+async fn a_masked_account_id_is_masked_before_a_refusal_prints_it() {
+    let sandbox = sandbox().await;
+    sandbox.oidc().set_claims(slipway_tests::Claims {
+        git_ref: "refs/heads/feature".into(),
+        ..Default::default()
+    });
+    let run = Step::new(&sandbox)
+        .set("INPUT_MASK-AWS-ACCOUNT-ID", "true")
+        .run()
+        .await;
+    assert!(!run.success);
+    let account = sandbox.account_id();
+    // The diagnosis names the role, and so the account, on stderr; the
+    // runner hides it only if the mask reached stdout first.
+    run.assert_stderr_has(&[&format!("role         {}", sandbox.deploy_role_arn())]);
+    assert_eq!(
+        run.stdout.lines().next(),
+        Some(format!("::add-mask::{account}").as_str()),
+        "the mask comes first:\n{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
+async fn a_bad_sts_endpoint_is_named_before_any_call() {
+    let sandbox = sandbox().await;
+    for (name, value) in [
+        ("AWS_ENDPOINT_URL_STS", "localhost:4566"),
+        ("INPUT_STS-ENDPOINT", "ftp://127.0.0.1/"),
+    ] {
+        let run = Step::new(&sandbox).set(name, value).run().await;
+        assert!(!run.success);
+        let named = name.trim_start_matches("INPUT_").to_lowercase();
+        assert!(
+            run.stderr.to_lowercase().contains(&format!("`{named}`")) && run.stderr.contains(value),
+            "{name}: {}",
+            run.stderr
+        );
+        assert!(!run.all().contains("eyJ"), "a JWT leaked:\n{}", run.all());
+    }
+    assert_eq!(sandbox.oidc().tokens_issued(), 0);
+    assert_eq!(sandbox.sts().assume_calls(), 0);
+}

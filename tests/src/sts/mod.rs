@@ -75,8 +75,10 @@ struct StsState {
     jwks: jwks::JwksCache,
     throttle_next: AtomicUsize,
     idp_unreachable_next: AtomicUsize,
+    throttle_caller_next: AtomicUsize,
     fail_next: Mutex<(usize, u16)>,
     assume_calls: AtomicUsize,
+    caller_calls: AtomicUsize,
     lifetime_override: Mutex<Option<Duration>>,
 }
 
@@ -97,8 +99,10 @@ impl Sts {
             jwks: jwks::JwksCache::new()?,
             throttle_next: AtomicUsize::new(0),
             idp_unreachable_next: AtomicUsize::new(0),
+            throttle_caller_next: AtomicUsize::new(0),
             fail_next: Mutex::new((0, 500)),
             assume_calls: AtomicUsize::new(0),
+            caller_calls: AtomicUsize::new(0),
             lifetime_override: Mutex::new(None),
         });
         let sts = Self { state };
@@ -121,6 +125,12 @@ impl Sts {
         self.state.idp_unreachable_next.store(n, Ordering::SeqCst);
     }
 
+    /// The next `n` GetCallerIdentity calls answer `Throttling` "Rate
+    /// exceeded", while AssumeRoleWithWebIdentity goes through.
+    pub fn throttle_caller_identity_next(&self, n: usize) {
+        self.state.throttle_caller_next.store(n, Ordering::SeqCst);
+    }
+
     /// The next `n` calls (any action) fail with HTTP `status`
     /// (`ServiceUnavailable` for 503, `InternalFailure` otherwise).
     pub fn fail_next_with(&self, n: usize, status: u16) {
@@ -130,6 +140,11 @@ impl Sts {
     /// AssumeRoleWithWebIdentity requests received, failed ones included.
     pub fn assume_calls(&self) -> usize {
         self.state.assume_calls.load(Ordering::SeqCst)
+    }
+
+    /// GetCallerIdentity requests received, failed ones included.
+    pub fn caller_identity_calls(&self) -> usize {
+        self.state.caller_calls.load(Ordering::SeqCst)
     }
 
     /// Credentials issued from now on live `lifetime`, whatever
@@ -205,12 +220,19 @@ async fn dispatch(
     let action = params.get("Action").ok_or_else(StsError::missing_action)?;
     let version = params.get("Version").unwrap_or(API_VERSION);
     let assume = action == "AssumeRoleWithWebIdentity";
+    let caller = action == "GetCallerIdentity";
     if assume {
         state.assume_calls.fetch_add(1, Ordering::SeqCst);
+    }
+    if caller {
+        state.caller_calls.fetch_add(1, Ordering::SeqCst);
     }
     state.injected_fault()?;
     if assume && take_one(&state.idp_unreachable_next) {
         return Err(StsError::idp_communication());
+    }
+    if caller && take_one(&state.throttle_caller_next) {
+        return Err(StsError::throttling());
     }
     match (action, version) {
         ("AssumeRoleWithWebIdentity", API_VERSION) => {
