@@ -17,6 +17,7 @@
 //! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
 //! - [`scripted_host`]: a host that speaks the CodeDeploy command protocol, playing a script.
+//! - [`sigv4_sign`]: signs a request with SigV4 as the SDKs do.
 //! - [`sigv4_verify`]: checks a request's SigV4 signature against the issued credentials.
 //! - [`error`]: [`Error`], what can fail while starting.
 //! - `server`, `ids`, `timestamp`, `sync`: serving a router, AWS-shaped
@@ -87,6 +88,7 @@ pub mod sandbox;
 pub mod scripted_host;
 mod server;
 pub mod signing_key;
+pub mod sigv4_sign;
 pub mod sigv4_verify;
 pub mod sts;
 mod sync;

@@ -17,6 +17,7 @@ use aws_sdk_codedeploy::types::{
 use serde_json::{Value, json};
 use slipway_tests::codedeploy::{Simulator, SimulatorConfig, SimulatorHandle};
 use slipway_tests::credentials::{CredentialStore, IssuedCredential};
+use slipway_tests::sigv4_sign::RequestSigner;
 
 const ACCESS_KEY: &str = "AKIAEXAMPLECONTROL01";
 const SECRET_KEY: &str = "control-plane-test-secret-key-0123456789";
@@ -527,47 +528,40 @@ async fn post(
     service: &str,
     secret: &str,
 ) -> (u16, Value) {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    use aws_sigv4::sign::v4;
     let host = endpoint.trim_start_matches("http://").to_owned();
-    let mut request = http::Request::post(format!("{endpoint}/"))
-        .header("host", &host)
-        .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", target)
-        .body(body.as_bytes().to_vec())
-        .unwrap();
+    let mut headers = vec![
+        ("host".to_owned(), host),
+        (
+            "content-type".to_owned(),
+            "application/x-amz-json-1.1".to_owned(),
+        ),
+        ("x-amz-target".to_owned(), target.to_owned()),
+    ];
     if !secret.is_empty() {
-        let identity = Credentials::new(ACCESS_KEY, secret, None, None, "test").into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name(service)
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .unwrap()
-            .into();
-        let headers: Vec<(String, String)> = request
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-            .collect();
-        let signable = SignableRequest::new(
-            "POST",
-            format!("{endpoint}/"),
-            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            SignableBody::Bytes(request.body()),
-        )
-        .unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-        instructions.apply_to_request_http1x(&mut request);
+        let credential = IssuedCredential {
+            access_key_id: ACCESS_KEY.to_owned(),
+            secret_access_key: secret.to_owned(),
+            session_token: None,
+            expiration: None,
+            principal_arn: String::new(),
+        };
+        let url = format!("{endpoint}/");
+        let signer = RequestSigner {
+            credential: &credential,
+            region: "us-east-1",
+            service,
+        };
+        let signature = signer
+            .sign_headers("POST", &url, &headers, body.as_bytes(), SystemTime::now())
+            .unwrap();
+        headers.extend(signature);
     }
     let client = reqwest::Client::new();
     let mut builder = client.post(format!("{endpoint}/"));
-    for (k, v) in request.headers() {
-        builder = builder.header(k.as_str(), v.to_str().unwrap());
+    for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
+        builder = builder.header(k, v);
     }
-    let response = builder.body(request.body().clone()).send().await.unwrap();
+    let response = builder.body(body.to_owned()).send().await.unwrap();
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     (

@@ -5,14 +5,12 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::codedeploy::envelope::Envelope;
 use crate::credentials::IssuedCredential;
+use crate::sigv4_sign::RequestSigner;
 
 /// The SigV4 signing name (the model's endpointPrefix).
 pub const SIGNING_NAME: &str = "codedeploy-commands";
@@ -328,35 +326,14 @@ impl CommandClient {
             ("x-amz-target".to_owned(), target.to_owned()),
             (AGENT_VERSION_HEADER.to_owned(), self.agent_version.clone()),
         ];
-        let identity = Credentials::new(
-            &self.credential.access_key_id,
-            &self.credential.secret_access_key,
-            self.credential.session_token.clone(),
-            None,
-            "scripted-host",
-        )
-        .into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name(SIGNING_NAME)
-            .time(at)
-            .settings(SigningSettings::default())
-            .build()
-            .ok()?
-            .into();
         let url = format!("{}/", self.endpoint);
-        let signable = SignableRequest::new(
-            "POST",
-            url,
-            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            SignableBody::Bytes(body),
-        )
-        .ok()?;
-        let (instructions, _) = sign(signable, &params).ok()?.into_parts();
-        for (name, value) in instructions.headers() {
-            headers.push((name.to_owned(), value.to_owned()));
-        }
+        let signer = RequestSigner {
+            credential: &self.credential,
+            region: &self.region,
+            service: SIGNING_NAME,
+        };
+        let signature = signer.sign_headers("POST", &url, &headers, body, at).ok()?;
+        headers.extend(signature);
         // reqwest sets the host header from the URL itself.
         headers.retain(|(name, _)| name != "host");
         Some(headers)
