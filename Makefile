@@ -3,13 +3,13 @@
 
 CARGO ?= cargo
 
-
-.PHONY: demo test setup fmt lint unit build bench
+.PHONY: demo test setup fmt lint unit build bench demo-smoke
 
 demo: setup build
 	scripts/demo
 
-test: setup fmt lint unit
+# cargo test runs last, so its summary closes the output.
+test: setup fmt lint demo-smoke unit
 
 setup:
 	scripts/setup
@@ -25,6 +25,13 @@ lint:
 
 unit:
 	$(CARGO) test --workspace
+
+# The demo is the main job end to end; it must keep working, so `make test`
+# runs it too, printing its output only when it fails.
+demo-smoke: build
+	@mkdir -p .sandbox
+	@scripts/demo >.sandbox/demo.log 2>&1 || { cat .sandbox/demo.log; exit 1; }
+	@echo "demo: the deployment reached Succeeded"
 
 bench: setup
 	@for b in bench/*; do [ -x "$$b" ] && "$$b"; done
