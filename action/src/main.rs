@@ -18,6 +18,10 @@ fn main() -> ExitCode {
     let env = Env::from_process();
     match run(cli, &env) {
         Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => {
+            // The reader went away (`slipway … | head`): nothing to report.
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             if env.is_actions() {
                 // An annotation shows on the run's summary, not just the log.
@@ -29,6 +33,14 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// `SLIPWAY_LOG` (default: errors only), with the AWS SDK and HTTP stack capped at info:

@@ -33,7 +33,11 @@ pub fn check_bundle(dir: &Path) -> Result<Report> {
         )));
     }
     let mut report = Report::default();
-    let Some(found) = appspec::locate(dir) else {
+    let root = appspec::bundle_root(dir);
+    // Problems name files relative to `dir`, so a lifted bundle's keep
+    // their directory: annotations must point at real paths.
+    let prefix = root.strip_prefix(dir).unwrap_or(Path::new("")).to_owned();
+    let Some(mut found) = appspec::locate(&root) else {
         report.problems.push(
             Problem::error(
                 Path::new(appspec::APPSPEC_NAMES[0]),
@@ -46,6 +50,8 @@ pub fn check_bundle(dir: &Path) -> Result<Report> {
         );
         return Ok(report);
     };
+    found.name = prefix.join(&found.name);
+    found.shadowed = found.shadowed.map(|s| prefix.join(s));
     if let Some(shadowed) = &found.shadowed {
         report.problems.push(
             Problem::warning(
@@ -71,7 +77,7 @@ pub fn check_bundle(dir: &Path) -> Result<Report> {
     report.problems.extend(parsed.problems);
     if let Some(spec) = parsed.appspec {
         let mut tree = Tree {
-            root: dir,
+            root: &root,
             file: &found.name,
             problems: Vec::new(),
         };
@@ -314,6 +320,33 @@ mod tests {
         );
         let report = check_bundle(dir.path()).unwrap();
         assert!(report.problems[0].message.contains("outside the bundle"));
+    }
+
+    #[test]
+    fn a_lone_top_level_directory_is_checked_as_the_agent_lifts_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("shop-1.4.2");
+        fs::create_dir(&app).unwrap();
+        fs::write(
+            app.join("appspec.yml"),
+            "version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n    - location: scripts/start\n",
+        )
+        .unwrap();
+        let report = check_bundle(dir.path()).unwrap();
+        let lines: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            report.appspec,
+            Some(PathBuf::from("shop-1.4.2/appspec.yml"))
+        );
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("shop-1.4.2/appspec.yml:5:17: error: hook script `scripts/start` is not in the bundle"),
+            "{lines:?}"
+        );
+        fs::create_dir(app.join("scripts")).unwrap();
+        fs::write(app.join("scripts/start"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(app.join("scripts/start"), fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(check_bundle(dir.path()).unwrap().problems, []);
     }
 
     #[test]

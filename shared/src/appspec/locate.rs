@@ -31,6 +31,26 @@ pub fn locate(dir: &Path) -> Option<Located> {
     })
 }
 
+/// The directory CodeDeploy treats as the bundle's root: `dir` itself, or,
+/// when `dir` has no appspec and holds nothing but one directory that has
+/// one, that directory (the agent lifts such a bundle up one level, as
+/// archives made with `tar -czf app.tgz app/` need).
+pub fn bundle_root(dir: &Path) -> PathBuf {
+    if locate(dir).is_some() {
+        return dir.to_owned();
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return dir.to_owned();
+    };
+    let entries: Vec<_> = entries.flatten().take(2).collect();
+    match entries.as_slice() {
+        [only] if only.file_type().is_ok_and(|t| t.is_dir()) && locate(&only.path()).is_some() => {
+            only.path()
+        }
+        _ => dir.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +73,23 @@ mod tests {
             locate(dir.path()).unwrap().name,
             PathBuf::from("appspec.yaml")
         );
+    }
+
+    #[test]
+    fn a_lone_top_level_directory_with_an_appspec_is_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("app")).unwrap();
+        std::fs::write(dir.path().join("app/appspec.yml"), "").unwrap();
+        assert_eq!(bundle_root(dir.path()), dir.path().join("app"));
+    }
+
+    #[test]
+    fn a_top_level_directory_beside_other_files_is_not_lifted() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("app")).unwrap();
+        std::fs::write(dir.path().join("app/appspec.yml"), "").unwrap();
+        std::fs::write(dir.path().join("README"), "").unwrap();
+        assert_eq!(bundle_root(dir.path()), dir.path());
     }
 
     #[test]

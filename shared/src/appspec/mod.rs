@@ -14,7 +14,7 @@ use std::fmt;
 use crate::lifecycle::LifecycleEvent;
 use crate::yaml::Pos;
 
-pub use locate::{APPSPEC_NAMES, Located, locate};
+pub use locate::{APPSPEC_NAMES, Located, bundle_root, locate};
 pub use read::{Parsed, parse};
 pub use values::{Ace, Mode, SelinuxRange};
 
