@@ -231,15 +231,8 @@ async fn stop_deployment_stops_after_the_event_in_flight_and_rolls_back() {
     let deadline = std::time::Instant::now() + DEADLINE;
     loop {
         let events = fleet
-            .codedeploy
-            .batch_get_deployment_targets()
-            .deployment_id(&id)
-            .target_ids("host-000")
-            .send()
+            .lifecycle_events(&id, "host-000")
             .await
-            .ok()
-            .and_then(|o| o.deployment_targets?.pop()?.instance_target)
-            .map(|t| t.lifecycle_events.unwrap_or_default())
             .unwrap_or_default();
         let in_before_install = events
             .get(2)

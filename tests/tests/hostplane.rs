@@ -98,19 +98,8 @@ async fn a_failing_script_reaches_the_targets_diagnostics() {
     assert!(handled.iter().all(|h| h.envelope_format == "TEXT/JSON"));
     assert_eq!(handled.last().unwrap().event, "ApplicationStart");
 
-    let targets = fleet
-        .codedeploy
-        .batch_get_deployment_targets()
-        .deployment_id(&id)
-        .target_ids("host-000")
-        .send()
-        .await
-        .unwrap();
-    let target = targets.deployment_targets()[0]
-        .instance_target()
-        .expect("an instance target");
-    let start = target
-        .lifecycle_events()
+    let events = fleet.lifecycle_events(&id, "host-000").await.unwrap();
+    let start = events
         .iter()
         .find(|e| e.lifecycle_event_name() == Some("ApplicationStart"))
         .unwrap();

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use aws_sdk_codedeploy::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
 use aws_sdk_codedeploy::types::{
-    BundleType, RevisionLocation, RevisionLocationType, S3Location, TagFilter, TagFilterType,
+    BundleType, LifecycleEvent, RevisionLocation, RevisionLocationType, S3Location, TagFilter,
+    TagFilterType,
 };
 use slipway_tests::codedeploy::{EnvelopeFormat, Simulator, SimulatorConfig, SimulatorHandle};
 use slipway_tests::credentials::{CredentialStore, IssuedCredential};
@@ -175,6 +176,29 @@ impl Fleet {
                 _ => tokio::time::sleep(Duration::from_millis(5)).await,
             }
         }
+    }
+
+    /// The lifecycle events of `host` in `deployment_id`, as
+    /// BatchGetDeploymentTargets reports them.
+    pub async fn lifecycle_events(
+        &self,
+        deployment_id: &str,
+        host: &str,
+    ) -> Result<Vec<LifecycleEvent>> {
+        let output = self
+            .codedeploy
+            .batch_get_deployment_targets()
+            .deployment_id(deployment_id)
+            .target_ids(host)
+            .send()
+            .await
+            .context("BatchGetDeploymentTargets")?;
+        let target = output
+            .deployment_targets
+            .and_then(|mut t| t.pop())
+            .and_then(|t| t.instance_target)
+            .with_context(|| format!("no instance target {host} in {deployment_id}"))?;
+        Ok(target.lifecycle_events.unwrap_or_default())
     }
 
     /// Waits until `n` PollHostCommand calls are held open at once.
