@@ -430,7 +430,6 @@ impl<'t> Reader<'t> {
 
     fn permission(&mut self, node: &Node) -> Option<Permission> {
         let fields = self.mapping(node, "a `permissions` entry", PERMISSION_KEYS)?;
-        let mut ok = true;
         let object = self
             .required(&fields, "object", "a `permissions` entry")
             .and_then(|n| self.string(n, "object"));
@@ -462,14 +461,7 @@ impl<'t> Reader<'t> {
         };
         let owner = fields.get("owner").and_then(|n| self.string(n, "owner"));
         let group = fields.get("group").and_then(|n| self.string(n, "group"));
-        let mode = match fields.get("mode") {
-            Some(n) => {
-                let mode = self.mode(n);
-                ok &= mode.is_some();
-                mode
-            }
-            None => None,
-        };
+        let mode = fields.get("mode").and_then(|n| self.mode(n));
         let acls = fields
             .get("acls")
             .map(|n| {
@@ -495,7 +487,7 @@ impl<'t> Reader<'t> {
             types,
             owner,
             group,
-            mode: if ok { mode } else { None },
+            mode,
             acls,
             context,
             pos: node.pos,
