@@ -7,6 +7,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The exit code of a command that could not do its job (STS refused, a
+/// file could not be written, …). 1 is `appspec check`'s "found problems"
+/// and 2 is clap's usage error (an unknown flag, a missing argument), so a
+/// wrapper script can tell a typo in its own call from a failed job.
+pub const EXIT_JOB_FAILED: u8 = 3;
+
 /// Ship a commit to EC2 through AWS CodeDeploy, with no long-lived keys.
 #[derive(Debug, Parser)]
 #[command(name = "slipway", version, about)]

@@ -28,9 +28,7 @@ fn main() -> ExitCode {
                 println!("::error::{}", escape_data(&format!("{err:#}")));
             }
             eprintln!("slipway: {err:#}");
-            // 1 is kept for "the check found problems", as clap keeps 2
-            // for usage errors: any failure to do the job is 2.
-            ExitCode::from(2)
+            ExitCode::from(slipway_action::cli::EXIT_JOB_FAILED)
         }
     }
 }

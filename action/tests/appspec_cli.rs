@@ -80,9 +80,12 @@ fn warnings_alone_do_not_fail_the_check() {
 }
 
 #[test]
-fn a_missing_directory_exits_two_naming_it() {
+fn a_missing_directory_exits_three_naming_it() {
     let out = check(Path::new("/nonexistent/bundle"), false);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        out.status.code(),
+        Some(slipway_action::cli::EXIT_JOB_FAILED.into())
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/bundle"), "{err}");
 }

@@ -2,11 +2,15 @@
 //! admit it.
 //!
 //! STS says only "Not authorized to perform sts:AssumeRoleWithWebIdentity"
-//! for every mismatch. The token itself says what it claims, so reading it
-//! (unverified: STS already judged it) and comparing it with the usual
-//! mistakes names the cause in nearly every case: an environment-style
-//! `sub` against a branch policy, the immutable `repo:OWNER@ID/REPO@ID`
-//! form, a wrong audience, a missing OIDC provider, or a mistyped role.
+//! for every mismatch, and for a role that does not exist. The token itself
+//! says what it claims, so reading it (unverified: STS already judged it)
+//! names the cause where the claims make one likelier: an environment-style
+//! `sub` against a branch policy, a pull request, the immutable
+//! `repo:OWNER@ID/REPO@ID` form. For ordinary claims a missing role and an
+//! unmatched `sub` stay equally likely, and the report says how to tell
+//! them apart. A trust statement is offered only where one can help: the
+//! audience list, the provider and the token's signature are checked on the
+//! OIDC provider before any trust policy is read.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -73,7 +77,7 @@ impl Claims {
     }
 }
 
-/// The most likely reason STS refused the token.
+/// Why STS refused the token, as far as the claims can tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cause {
     /// The job has an environment, so `sub` is `…:environment:NAME`.
@@ -82,16 +86,32 @@ pub enum Cause {
     ImmutableSub,
     /// A pull request run: `sub` is `…:pull_request`.
     PullRequestSub,
-    /// A branch or tag `sub` that the policy does not list.
-    RefSub,
-    /// The token's `aud` is not what STS or the policy expects.
+    /// Ordinary claims (a branch or tag, no environment, no pull request):
+    /// a missing or mistyped role and an unmatched `sub` are equally likely,
+    /// because STS answers both with the same AccessDenied.
+    RoleOrSub,
+    /// The provider accepts the token's `aud`, but the trust policy's
+    /// `…:aud` condition names another.
+    AudienceCondition,
+    /// The token's `aud` is not among the OIDC provider's client IDs: STS
+    /// checks that before any trust policy.
     WrongAudience,
     /// The account has no IAM OIDC provider for the token's issuer.
     MissingProvider,
-    /// STS could not validate the token at all.
+    /// STS could not validate the token (signature, keys, lifetime).
     InvalidToken,
     /// The token could not be read, so only the role is left to suspect.
     Unknown,
+}
+
+impl Cause {
+    /// How the explanation is introduced.
+    pub fn headline(&self) -> &'static str {
+        match self {
+            Cause::RoleOrSub => "Two equally likely causes",
+            _ => "Most likely cause",
+        }
+    }
 }
 
 /// A refused AssumeRoleWithWebIdentity explained.
@@ -103,13 +123,16 @@ pub struct Diagnosis {
     pub role_arn: String,
     /// The token's claims, if readable.
     pub claims: Option<Claims>,
-    /// The most likely cause.
+    /// The cause.
     pub cause: Cause,
-    /// The cause in a sentence that says what to change.
+    /// The cause in a sentence (or two) that says what to change.
     pub explanation: String,
     /// Other causes that fit the same answer.
     pub also_check: Vec<String>,
-    /// A statement that admits exactly this token.
+    /// A risk that comes with the statement below, said before it.
+    pub warning: Option<String>,
+    /// A statement that admits exactly this token, only where adding one
+    /// to the role's trust policy can fix the refusal.
     pub statement: Option<TrustStatement>,
 }
 
@@ -117,14 +140,12 @@ pub struct Diagnosis {
 /// an OIDC provider causes.
 pub fn diagnose(error: &StsError, claims: Option<&Claims>, role: &RoleArn) -> Option<Diagnosis> {
     let code = error.code.as_deref()?;
-    if !matches!(
-        code,
-        "AccessDenied" | "InvalidIdentityToken" | "IDPRejectedClaim"
-    ) {
+    // IDPRejectedClaim and the rest are not decided by the provider or a
+    // trust policy: no diagnosis is better than a wrong one.
+    if !matches!(code, "AccessDenied" | "InvalidIdentityToken") {
         return None;
     }
     let message = error.message.as_deref().unwrap_or("");
-    let statement = claims.and_then(|c| TrustStatement::admitting(c, role));
     let (cause, explanation) = match claims {
         None => (
             Cause::Unknown,
@@ -133,19 +154,30 @@ pub fn diagnose(error: &StsError, claims: Option<&Claims>, role: &RoleArn) -> Op
         ),
         Some(claims) => cause(code, message, claims, role),
     };
+    // A statement helps only when STS got as far as the trust policy: an
+    // AccessDenied. Audience, provider and signature problems are decided
+    // on the OIDC provider before any trust policy is read.
+    let statement = match cause {
+        Cause::EnvironmentSub
+        | Cause::ImmutableSub
+        | Cause::PullRequestSub
+        | Cause::RoleOrSub
+        | Cause::AudienceCondition => claims.and_then(|c| TrustStatement::admitting(c, role)),
+        _ => None,
+    };
     let mut also_check = Vec::new();
-    if code == "AccessDenied" {
-        also_check.push(format!(
-            "a typo in the role ARN or its account: STS answers AccessDenied for a role that does not exist ({})",
-            role.arn
-        ));
-        if let Some(host) = claims.and_then(Claims::provider_host) {
-            also_check.push(format!(
-                "the trust policy's Principal.Federated must be arn:{}:iam::{}:oidc-provider/{host}",
-                role.partition, role.account
-            ));
-        }
+    if code == "AccessDenied" && cause != Cause::RoleOrSub {
+        also_check.push(role_missing_check(role));
     }
+    if code == "AccessDenied"
+        && let Some(host) = claims.and_then(Claims::provider_host)
+    {
+        also_check.push(format!(
+            "the trust policy's Principal.Federated must be arn:{}:iam::{}:oidc-provider/{host}",
+            role.partition, role.account
+        ));
+    }
+    let warning = (cause == Cause::PullRequestSub).then(|| pull_request_warning(claims));
     Some(Diagnosis {
         refusal: error.to_string(),
         role_arn: role.arn.clone(),
@@ -153,55 +185,105 @@ pub fn diagnose(error: &StsError, claims: Option<&Claims>, role: &RoleArn) -> Op
         cause,
         explanation,
         also_check,
+        warning,
         statement,
     })
+}
+
+/// STS answers AccessDenied for a role that does not exist, so the role
+/// itself is always a suspect.
+fn role_missing_check(role: &RoleArn) -> String {
+    format!(
+        "that the role exists: STS answers the same AccessDenied for a missing or mistyped role. \
+         `aws iam get-role --role-name {}` with account {}'s own credentials says NoSuchEntity if it does not, \
+         and the account in {} must be the one the workflow deploys to",
+        role.name, role.account, role.arn
+    )
+}
+
+fn pull_request_warning(claims: Option<&Claims>) -> String {
+    let repo = claims
+        .and_then(|c| c.repository.as_deref())
+        .unwrap_or("OWNER/REPO");
+    format!(
+        "trusting `repo:{repo}:pull_request` lets every pull request of {repo}, from any branch, \
+         assume this role with all its permissions. Give pull requests a separate, read-only role, \
+         or deploy from a `push` to main or from an environment instead"
+    )
 }
 
 fn cause(code: &str, message: &str, claims: &Claims, role: &RoleArn) -> (Cause, String) {
     let sub = claims.sub.as_deref().unwrap_or("");
     let aud = claims.aud.join(", ");
     let iss = claims.iss.as_deref().unwrap_or("(none)");
+    let host = claims.provider_host().unwrap_or(iss);
+    let provider_arn = format!(
+        "arn:{}:iam::{}:oidc-provider/{host}",
+        role.partition, role.account
+    );
     let expected_aud = if role.partition == "aws-cn" {
         CHINA_AUDIENCE
     } else {
         DEFAULT_AUDIENCE
     };
     if code == "InvalidIdentityToken" {
-        if message.contains("OpenIDConnect provider") || message.contains("OpenID Connect provider")
-        {
+        let lower = message.to_lowercase();
+        if lower.contains("openidconnect provider") || lower.contains("openid connect provider") {
             return (
                 Cause::MissingProvider,
                 format!(
                     "account {} has no IAM OIDC provider for the issuer {iss}: create one with that exact URL \
-                     and client ID (audience) {aud}. On GHES or with an enterprise issuer, the URL must match \
-                     the token's iss, not token.actions.githubusercontent.com",
+                     and the client ID (audience) {aud} (`aws iam create-open-id-connect-provider --url {iss} \
+                     --client-id-list {aud}`). On GHES or with an enterprise issuer, the URL must match \
+                     the token's iss, not token.actions.githubusercontent.com. No trust-policy change helps \
+                     until the provider exists",
                     role.account
                 ),
             );
         }
-        if message.to_lowercase().contains("audience") {
+        if lower.contains("audience") {
             return (
                 Cause::WrongAudience,
                 format!(
-                    "the IAM OIDC provider for {iss} does not list the token's audience `{aud}` as a client ID: \
-                     add it there, or request the audience the provider lists with the `audience` input \
-                     (default {expected_aud})"
+                    "the token's aud `{aud}` is not among the client IDs (audiences) of the IAM OIDC provider \
+                     {provider_arn}. STS checks that list before it reads any trust policy, so no trust-policy \
+                     change helps: add `{aud}` to the provider's client IDs (`aws iam \
+                     add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {provider_arn} \
+                     --client-id {aud}`), or set the `audience` input to one the provider lists (default {expected_aud})"
                 ),
             );
         }
+        let check = if lower.contains("verification key") || lower.contains("retrieve") {
+            format!(
+                "STS could not fetch the key that signed the token: {iss}/.well-known/openid-configuration \
+                 and the jwks_uri it names must be reachable from the internet over HTTPS and list the \
+                 token's kid (a GHES or self-hosted issuer behind a firewall cannot be used)"
+            )
+        } else if lower.contains("signature") {
+            format!(
+                "the token's signature does not verify against the keys {iss} publishes: the token was \
+                 not signed by that issuer (a token copied from another issuer, or altered), or the \
+                 provider {provider_arn} is registered for a URL whose keys differ from the token's iss"
+            )
+        } else {
+            format!(
+                "check the IAM OIDC provider {provider_arn}: its URL must be exactly the token's iss \
+                 {iss}, and that issuer must serve its discovery document and keys"
+            )
+        };
         return (
             Cause::InvalidToken,
             format!(
-                "STS could not validate the token ({message}); check that the provider's URL is exactly {iss}"
+                "STS could not validate the token ({message}), so no trust policy can admit it; {check}"
             ),
         );
     }
     if !claims.aud.iter().any(|a| a == expected_aud) {
         return (
-            Cause::WrongAudience,
+            Cause::AudienceCondition,
             format!(
-                "the token's aud is `{aud}`, but trust policies for GitHub check `…:aud` against {expected_aud}: \
-                 remove the `audience` input, or put `{aud}` in the condition"
+                "the token's aud is `{aud}`: the OIDC provider accepts it, but trust policies for GitHub check \
+                 `…:aud` against {expected_aud}: remove the `audience` input, or put `{aud}` in the condition"
             ),
         );
     }
@@ -227,14 +309,21 @@ fn cause(code: &str, message: &str, claims: &Claims, role: &RoleArn) -> (Cause, 
     if sub.ends_with(":pull_request") {
         return (
             Cause::PullRequestSub,
-            format!("the run is for a pull request, so its sub is `{sub}`, which names no branch"),
+            format!(
+                "the run is for a pull request, so its sub is `{sub}`, which names no branch: a policy \
+                 written for a branch or an environment never matches it"
+            ),
         );
     }
     (
-        Cause::RefSub,
+        Cause::RoleOrSub,
         format!(
-            "the trust policy's sub condition does not admit `{sub}`: the policy lists other branches or tags, \
-             or it expects an environment this job does not have"
+            "(1) the role {} does not exist in account {} (mistyped, deleted, or in another account), or \
+             (2) its trust policy's sub condition does not admit `{sub}`. STS answers both with the same \
+             AccessDenied. To tell them apart, run `aws iam get-role --role-name {}` with account {}'s own \
+             credentials: NoSuchEntity means (1), and check that {} is the account the workflow expects; \
+             if the role is there, it is (2)",
+            role.arn, role.account, role.name, role.account, role.account
         ),
     )
 }
@@ -328,17 +417,34 @@ impl Diagnosis {
                 value.map_or("(absent)".to_owned(), |v| code(&v))
             ));
         }
-        md.push_str(&format!("\n**Most likely cause:** {}.\n", self.explanation));
+        md.push_str(&format!(
+            "\n**{}:** {}.\n",
+            self.cause.headline(),
+            self.explanation
+        ));
         for other in &self.also_check {
             md.push_str(&format!("\nAlso check: {other}.\n"));
         }
+        if let Some(warning) = &self.warning {
+            md.push_str(&format!("\n**Warning:** {warning}.\n"));
+        }
         if let Some(statement) = &self.statement {
             md.push_str(&format!(
-                "\nThis trust-policy statement admits this token:\n\n```json\n{}\n```\n",
+                "\n{}:\n\n```json\n{}\n```\n",
+                self.statement_intro(),
                 statement.to_json()
             ));
         }
         md
+    }
+
+    /// The line before the statement: it admits the token only into a role
+    /// that exists.
+    fn statement_intro(&self) -> &'static str {
+        match self.cause {
+            Cause::RoleOrSub => "If the role exists, this trust-policy statement admits this token",
+            _ => "This trust-policy statement admits this token",
+        }
     }
 
     fn rows(&self, claims: &Claims) -> [(&'static str, Option<String>); 7] {
@@ -362,12 +468,15 @@ impl fmt::Display for Diagnosis {
         for (name, value) in self.rows(&claims) {
             writeln!(f, "  {name:<12} {}", value.as_deref().unwrap_or("(absent)"))?;
         }
-        writeln!(f, "Most likely cause: {}.", self.explanation)?;
+        writeln!(f, "{}: {}.", self.cause.headline(), self.explanation)?;
         for other in &self.also_check {
             writeln!(f, "Also check: {other}.")?;
         }
+        if let Some(warning) = &self.warning {
+            writeln!(f, "Warning: {warning}.")?;
+        }
         if let Some(statement) = &self.statement {
-            writeln!(f, "This trust-policy statement admits this token:")?;
+            writeln!(f, "{}:", self.statement_intro())?;
             writeln!(f, "{}", statement.to_json())?;
         }
         Ok(())
@@ -476,14 +585,76 @@ mod tests {
         let mut c = claims("repo:acme/shop:ref:refs/heads/main");
         c.aud = vec!["https://github.com/acme".into()];
         let d = diagnose(&denied(), Some(&c), &role()).unwrap();
-        assert_eq!(d.cause, Cause::WrongAudience);
         assert!(
             d.explanation.contains("https://github.com/acme"),
             "{}",
             d.explanation
         );
+        assert_eq!(d.cause, Cause::AudienceCondition);
+        assert!(d.statement.is_some(), "the provider took it: a policy can");
         let d = diagnose(&invalid("Incorrect token audience"), Some(&c), &role()).unwrap();
         assert_eq!(d.cause, Cause::WrongAudience);
+        assert!(d.statement.is_none());
+        assert!(
+            d.explanation
+                .contains("client IDs (audiences) of the IAM OIDC provider"),
+            "{}",
+            d.explanation
+        );
+        assert!(
+            d.explanation.contains("no trust-policy change helps"),
+            "{}",
+            d.explanation
+        );
+    }
+
+    #[test]
+    fn token_validation_failures_print_no_statement() {
+        let c = claims("repo:acme/shop:ref:refs/heads/main");
+        for (message, says) in [
+            (
+                "Token signature could not be verified",
+                "signature does not verify",
+            ),
+            (
+                "Couldn't retrieve verification key from your identity provider",
+                "could not fetch the key",
+            ),
+            (
+                "No OpenIDConnect provider found in your account for https://x",
+                "has no IAM OIDC provider",
+            ),
+        ] {
+            let d = diagnose(&invalid(message), Some(&c), &role()).unwrap();
+            assert!(d.statement.is_none(), "{message}");
+            assert!(d.explanation.contains(says), "{}", d.explanation);
+            assert!(!d.to_string().contains("admits this token"), "{d}");
+        }
+    }
+
+    #[test]
+    fn a_pull_request_statement_comes_with_a_warning() {
+        let mut c = claims("repo:acme/shop:pull_request");
+        c.event_name = Some("pull_request".into());
+        let d = diagnose(&denied(), Some(&c), &role()).unwrap();
+        assert_eq!(d.cause, Cause::PullRequestSub);
+        let text = d.to_string();
+        let warning = text
+            .find("Warning: trusting `repo:acme/shop:pull_request` lets every pull request")
+            .unwrap();
+        assert!(warning < text.find("admits this token").unwrap(), "{text}");
+        assert!(text.contains("separate, read-only role"), "{text}");
+    }
+
+    #[test]
+    fn other_rejections_get_no_diagnosis() {
+        let rejected = StsError::new(
+            FailureKind::Service,
+            Some("IDPRejectedClaim"),
+            Some("claim rejected"),
+            Some(403),
+        );
+        assert!(diagnose(&rejected, Some(&claims("x")), &role()).is_none());
     }
 
     #[test]
@@ -504,26 +675,44 @@ mod tests {
     }
 
     #[test]
-    fn a_branch_sub_suggests_the_policy_and_a_role_typo() {
+    fn ordinary_claims_name_the_role_and_the_sub_as_equally_likely() {
         let d = diagnose(
             &denied(),
             Some(&claims("repo:acme/shop:ref:refs/heads/feature")),
             &role(),
         )
         .unwrap();
-        assert_eq!(d.cause, Cause::RefSub);
+        assert_eq!(d.cause, Cause::RoleOrSub);
+        let text = d.to_string();
+        assert!(text.contains("Two equally likely causes: (1) the role arn:aws:iam::123456789012:role/deploy does not exist"), "{text}");
+        assert!(text.contains("(2) its trust policy's sub condition does not admit `repo:acme/shop:ref:refs/heads/feature`"), "{text}");
         assert!(
-            d.also_check
-                .iter()
-                .any(|a| a.contains("typo in the role ARN"))
+            text.contains(
+                "`aws iam get-role --role-name deploy` with account 123456789012's own credentials"
+            ),
+            "{text}"
         );
+        assert!(
+            text.contains("If the role exists, this trust-policy statement admits this token:"),
+            "{text}"
+        );
+        assert!(!text.contains("Most likely cause"), "{text}");
+    }
+
+    #[test]
+    fn a_telling_claim_leads_but_the_role_is_still_checked() {
         let d = diagnose(
             &denied(),
-            Some(&claims("repo:acme/shop:pull_request")),
+            Some(&claims("repo:acme/shop:environment:prod")),
             &role(),
         )
         .unwrap();
-        assert_eq!(d.cause, Cause::PullRequestSub);
+        assert_eq!(d.cause, Cause::EnvironmentSub);
+        assert!(
+            d.also_check
+                .iter()
+                .any(|a| a.contains("aws iam get-role --role-name deploy"))
+        );
     }
 
     #[test]

@@ -96,12 +96,27 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
         policy_arns: request.managed_session_policies.clone(),
         backoff: cx.backoff.with_max_attempts(request.max_attempts),
     };
+    let called = endpoint
+        .clone()
+        .unwrap_or_else(|| sts::StsError::default_endpoint(&request.region));
     let assumed = match exchange.assume().await {
         Ok(assumed) => assumed,
-        Err(error) => {
+        Err(Error::AssumeRole {
+            role_arn,
+            attempts,
+            claims,
+            source,
+        }) => {
+            let error = Error::AssumeRole {
+                role_arn,
+                attempts,
+                claims,
+                source: source.at(&called),
+            };
             explain(&error, &request, actions, cx)?;
             return Err(error);
         }
+        Err(error) => return Err(error),
     };
     if actions {
         // Before anything else can print them.
@@ -109,7 +124,7 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
     }
     let identity = sts::caller_identity_retried(&config, &assumed.credentials, &exchange.backoff)
         .await
-        .map_err(Error::CallerIdentity)?;
+        .map_err(|e| Error::CallerIdentity(e.at(&called)))?;
     if actions && request.mask_account_id && identity.account != request.role.account {
         export::mask(cx.out, &[identity.account.as_str()])?;
     }
@@ -178,7 +193,7 @@ fn explain(error: &Error, request: &Request, actions: bool, cx: &mut Context<'_>
             file: None,
             line: None,
             col: None,
-            title: Some("Most likely cause"),
+            title: Some(diagnosis.cause.headline()),
             message: &diagnosis.explanation,
         };
         writeln!(cx.out, "{annotation}").map_err(Error::Output)?;

@@ -216,6 +216,11 @@ pub struct StsError {
     pub message: Option<String>,
     /// The HTTP status, when there was a response.
     pub status: Option<u16>,
+    /// The STS endpoint called, once known (see [`StsError::at`]).
+    pub endpoint: Option<String>,
+    /// What failed on the way, for network errors: `DNS lookup failed for
+    /// sts.invalid`, `connection refused`.
+    pub network: Option<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -232,7 +237,32 @@ impl StsError {
             code: code.map(str::to_owned),
             message: message.map(str::to_owned),
             status,
+            endpoint: None,
+            network: None,
             source: None,
+        }
+    }
+
+    /// Names the endpoint the call went to, for the message.
+    pub fn at(mut self, endpoint: impl Into<String>) -> Self {
+        let endpoint = endpoint.into();
+        if self.network.as_deref() == Some("DNS lookup failed")
+            && let Some(host) = url::Url::parse(&endpoint)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+        {
+            self.network = Some(format!("DNS lookup failed for {host}"));
+        }
+        self.endpoint = Some(endpoint);
+        self
+    }
+
+    /// The endpoint the SDK calls for `region` when none is configured.
+    pub fn default_endpoint(region: &str) -> String {
+        if region.starts_with("cn-") {
+            format!("https://sts.{region}.amazonaws.com.cn")
+        } else {
+            format!("https://sts.{region}.amazonaws.com")
         }
     }
 
@@ -266,11 +296,14 @@ impl StsError {
             Some(e) => (e.code().map(str::to_owned), e.message().map(str::to_owned)),
             None => (None, None),
         };
+        let network = (kind == FailureKind::Network).then(|| network_failure(&err));
         Self {
             kind,
             code,
             message,
             status,
+            endpoint: None,
+            network,
             source: Some(Box::new(err)),
         }
     }
@@ -327,8 +360,20 @@ impl fmt::Display for StsError {
         match (self.kind, &self.code, &self.message) {
             (FailureKind::Service, Some(code), Some(message)) => write!(f, "{code}: {message}"),
             (FailureKind::Service, Some(code), None) => write!(f, "{code}"),
-            (FailureKind::Timeout, ..) => write!(f, "STS did not answer in time"),
-            (FailureKind::Network, ..) => write!(f, "cannot reach STS"),
+            (FailureKind::Timeout, ..) => match &self.endpoint {
+                Some(endpoint) => write!(f, "STS at {endpoint} did not answer in time"),
+                None => write!(f, "STS did not answer in time"),
+            },
+            (FailureKind::Network, ..) => {
+                write!(f, "cannot reach STS")?;
+                if let Some(endpoint) = &self.endpoint {
+                    write!(f, " at {endpoint}")?;
+                }
+                match &self.network {
+                    Some(what) => write!(f, ": {what}"),
+                    None => Ok(()),
+                }
+            }
             (FailureKind::Request, ..) => write!(f, "cannot send the request to STS"),
             (_, _, Some(message)) => write!(f, "{message}"),
             _ => match self.status {
@@ -336,6 +381,35 @@ impl fmt::Display for StsError {
                 None => write!(f, "STS failed"),
             },
         }
+    }
+}
+
+/// What failed under a dispatch failure, in a few words: the DNS lookup
+/// (naming the host), the connection, or TLS.
+fn network_failure(error: &(dyn std::error::Error + 'static)) -> String {
+    let text = chain(error);
+    let lower = text.to_lowercase();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = next {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return "connection refused".to_owned(),
+                std::io::ErrorKind::ConnectionReset => return "connection reset".to_owned(),
+                _ => {}
+            }
+        }
+        next = cause.source();
+    }
+    if lower.contains("dns error") || lower.contains("lookup address") {
+        "DNS lookup failed".to_owned()
+    } else if lower.contains("connection refused") {
+        "connection refused".to_owned()
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
+        "TLS handshake failed".to_owned()
+    } else {
+        let last = text.rsplit(": ").next().unwrap_or(&text);
+        format!("connection failed ({last})")
     }
 }
 
@@ -367,8 +441,10 @@ impl std::error::Error for StsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         // A service error's code and message are already in our text; its
         // SDK wrapper would only repeat them.
+        // A network failure's text already says what failed; the SDK's
+        // dispatch chain would bury it.
         match self.kind {
-            FailureKind::Service => None,
+            FailureKind::Service | FailureKind::Network => None,
             _ => self.source.as_deref().map(|e| e as _),
         }
     }
