@@ -94,9 +94,53 @@ pub struct CredentialsArgs {
     /// Call STS here (overrides AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL).
     #[arg(long, value_name = "URL")]
     pub sts_endpoint: Option<String>,
-    /// AssumeRoleWithWebIdentity calls at most, 1 to 20 [default: 6].
+    /// STS calls at most, 1 to 20 [default: 6]. Only throttling, IdP,
+    /// server and network errors are retried.
     #[arg(long, value_name = "N")]
     pub retry_max_attempts: Option<String>,
+    /// Make one STS call, with no retries [default: false].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub disable_retry: Option<String>,
+    /// Write empty AWS_* credential variables to GITHUB_ENV first, so no
+    /// earlier step's keys are used [default: false].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub unset_current_credentials: Option<String>,
+    /// Assume the role again until the secret key has only letters and
+    /// digits, for tools that cannot take `+` or `/` [default: false].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub special_characters_workaround: Option<String>,
+    /// Also write the keys as this named profile to the shared credentials
+    /// file (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials) and its
+    /// region to the config file.
+    #[arg(long, value_name = "NAME")]
+    pub aws_profile: Option<String>,
+    /// Replace the profile if the files have it already [default: false].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub overwrite_aws_profile: Option<String>,
+    /// An HTTP proxy for the token endpoint and STS.
+    #[arg(long, value_name = "URL")]
+    pub http_proxy: Option<String>,
+    /// Comma-separated hosts that bypass the proxy.
+    #[arg(long, value_name = "HOSTS")]
+    pub no_proxy: Option<String>,
+    /// Fail the command after this many seconds [default: no limit].
+    #[arg(long, value_name = "SECONDS")]
+    pub action_timeout_s: Option<String>,
+    /// Assume role-to-assume with AssumeRole from the credentials already in
+    /// the environment (AWS_ACCESS_KEY_ID…), not with the OIDC token
+    /// [default: false].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub role_chaining: Option<String>,
+    /// The external id the role's trust policy requires (AssumeRole only).
+    #[arg(long, value_name = "ID")]
+    pub role_external_id: Option<String>,
+    /// Send no session tags with AssumeRole [default: false].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub role_skip_session_tagging: Option<String>,
+    /// Write empty AWS_* variables to GITHUB_ENV, as the official action's
+    /// post step does, and do nothing else (`command: cleanup`).
+    #[arg(long)]
+    pub cleanup: bool,
 }
 
 #[cfg(test)]

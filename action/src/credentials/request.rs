@@ -48,8 +48,36 @@ pub struct Request {
     pub token_file: Option<PathBuf>,
     /// An STS endpoint that overrides AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL.
     pub sts_endpoint: Option<String>,
-    /// AssumeRoleWithWebIdentity calls at most, the first included.
+    /// STS calls at most, the first included (1 with `disable-retry`).
     pub max_attempts: u32,
+    /// Whether to empty the AWS_* credential variables first.
+    pub unset_current_credentials: bool,
+    /// Whether to assume again until the secret key has no special
+    /// characters.
+    pub special_characters_workaround: bool,
+    /// A named profile to write the keys to.
+    pub aws_profile: Option<String>,
+    /// Whether an existing profile of that name may be replaced.
+    pub overwrite_aws_profile: bool,
+    /// The proxy for every HTTP call, and the hosts that bypass it.
+    pub proxy: Option<Proxy>,
+    /// A limit on the whole command.
+    pub timeout: Option<Duration>,
+    /// AssumeRole from the environment's credentials instead of web identity.
+    pub role_chaining: bool,
+    /// AssumeRole's `ExternalId`.
+    pub external_id: Option<String>,
+    /// Whether AssumeRole goes without session tags.
+    pub skip_session_tagging: bool,
+}
+
+/// `http-proxy` and `no-proxy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxy {
+    /// The proxy's URL.
+    pub url: String,
+    /// Comma-separated hosts that bypass it.
+    pub no_proxy: Option<String>,
 }
 
 impl Request {
@@ -115,6 +143,40 @@ impl Request {
                 },
             )?
             .unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        let disable_retry = inputs.bool("disable-retry", args.disable_retry.as_deref(), false)?;
+        let max_attempts = if disable_retry { 1 } else { max_attempts };
+        let proxy = inputs
+            .parsed("http-proxy", args.http_proxy.as_deref(), |s| {
+                super::sts::check_endpoint(s).map(|()| s.to_owned())
+            })?
+            .map(|url| Proxy {
+                url,
+                no_proxy: inputs.get("no-proxy", args.no_proxy.as_deref()),
+            });
+        let timeout = inputs
+            .parsed(
+                "action-timeout-s",
+                args.action_timeout_s.as_deref(),
+                |s| match s.parse::<u64>() {
+                    Ok(0) => Ok(None),
+                    Ok(n) => Ok(Some(Duration::from_secs(n))),
+                    Err(_) => Err(format!(
+                        "`{s}` is not a whole number of seconds (0 for no limit)"
+                    )),
+                },
+            )?
+            .flatten();
+        let aws_profile = inputs.parsed("aws-profile", args.aws_profile.as_deref(), |s| {
+            if s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.+@".contains(c))
+            {
+                Ok(s.to_owned())
+            } else {
+                Err(format!(
+                    "`{s}` is not a profile name: use letters, digits and _-.+@"
+                ))
+            }
+        })?;
         let inline_session_policy = inputs.parsed(
             "inline-session-policy",
             args.inline_session_policy.as_deref(),
@@ -159,6 +221,46 @@ impl Request {
                 .map(PathBuf::from),
             sts_endpoint: inputs.get("sts-endpoint", args.sts_endpoint.as_deref()),
             max_attempts,
+            unset_current_credentials: inputs.bool(
+                "unset-current-credentials",
+                args.unset_current_credentials.as_deref(),
+                false,
+            )?,
+            special_characters_workaround: inputs.bool(
+                "special-characters-workaround",
+                args.special_characters_workaround.as_deref(),
+                false,
+            )?,
+            aws_profile,
+            overwrite_aws_profile: inputs.bool(
+                "overwrite-aws-profile",
+                args.overwrite_aws_profile.as_deref(),
+                false,
+            )?,
+            proxy,
+            timeout,
+            role_chaining: inputs.bool("role-chaining", args.role_chaining.as_deref(), false)?,
+            external_id: inputs.parsed(
+                "role-external-id",
+                args.role_external_id.as_deref(),
+                |s| {
+                    if (2..=1224).contains(&s.len())
+                        && s.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c))
+                    {
+                        Ok(s.to_owned())
+                    } else {
+                        Err(format!(
+                            "`{s}` is not an external id: 2 to 1224 letters, digits or +=,.@:/-_"
+                        ))
+                    }
+                },
+            )?,
+            skip_session_tagging: inputs.bool(
+                "role-skip-session-tagging",
+                args.role_skip_session_tagging.as_deref(),
+                false,
+            )?,
         })
     }
 }

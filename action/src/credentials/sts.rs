@@ -537,8 +537,9 @@ mod tests {
         let error = assume(&client, &params, token).await.unwrap_err();
         let text = chain(&error);
         assert!(!text.contains(token), "{text}");
-        assert!(text.contains("WebIdentityToken=***"), "{text}");
-        assert!(!format!("{error:?}").contains(token), "{error:?}");
+        let debug = format!("{error:?}");
+        assert!(!debug.contains(token), "{debug}");
+        assert!(debug.contains("WebIdentityToken=***"), "{debug}");
     }
 
     #[test]

@@ -18,12 +18,12 @@ pub(super) struct Signed<'a> {
     pub(super) body: &'a [u8],
 }
 
-pub(super) fn identity(
+/// Who signed the request, or STS's refusal.
+pub(super) fn signer(
     state: &StsState,
-    request_id: &str,
     request: &Signed<'_>,
-) -> Result<String, StsError> {
-    let caller = sigv4_verify::verify(
+) -> Result<crate::IssuedCredential, StsError> {
+    sigv4_verify::verify(
         request.method,
         request.uri,
         request.headers,
@@ -33,12 +33,27 @@ pub(super) fn identity(
         &state.credentials,
         SystemTime::now(),
     )
-    .map_err(|error| refusal(&error))?;
+    .map_err(|error| refusal(&error))
+}
+
+pub(super) fn identity(
+    state: &StsState,
+    request_id: &str,
+    request: &Signed<'_>,
+) -> Result<String, StsError> {
+    let caller = signer(state, request)?;
+    // A principal in another account (a chained role) reports its own.
+    let account = caller
+        .principal_arn
+        .split(':')
+        .nth(4)
+        .filter(|a| !a.is_empty())
+        .unwrap_or(&state.account_id);
     let result = format!(
         "    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n",
         escape(caller.principal_arn.as_str()),
         escape(ids::user_id(&caller.principal_arn).as_str()),
-        escape(state.account_id.as_str()),
+        escape(account),
     );
     Ok(result_document("GetCallerIdentity", &result, request_id))
 }

@@ -41,6 +41,17 @@ impl StsError {
         )
     }
 
+    /// AssumeRole's refusal, naming the caller, the action and the role.
+    pub(crate) fn access_denied_to(caller: &str, action: &str, role_arn: &str) -> Self {
+        Self::sender(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            format!(
+                "User: {caller} is not authorized to perform: {action} on resource: {role_arn}"
+            ),
+        )
+    }
+
     pub(crate) fn invalid_identity_token(message: impl Into<String>) -> Self {
         Self::sender(StatusCode::BAD_REQUEST, "InvalidIdentityToken", message)
     }

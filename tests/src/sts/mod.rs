@@ -1,17 +1,23 @@
 //! STS in the AWS Query protocol: `AssumeRoleWithWebIdentity`, checked
-//! against real JWTs and IAM-like trust policies, and `GetCallerIdentity`.
+//! against real JWTs and IAM-like trust policies, `AssumeRole` (role
+//! chaining, across accounts), checked against the calling principal, and
+//! `GetCallerIdentity`. Every assume call is recorded with what it carried.
 //!
 //! # Layout
 //! - [`trust`]: roles and their trust policies.
 //! - `trust_document`: the same as IAM's JSON documents, read and written.
 //! - `web_identity`: AssumeRoleWithWebIdentity (parameters, JWT, trust).
+//! - `assume_role`: AssumeRole from signed credentials.
+//! - `record`: what each assume call carried.
 //! - `caller`: GetCallerIdentity and who signed the request.
 //! - `jwks`: fetching and caching each provider's signing keys.
 //! - `error`: STS's XML error shape.
 
+mod assume_role;
 mod caller;
 mod error;
 mod jwks;
+mod record;
 pub mod trust;
 mod trust_document;
 mod web_identity;
@@ -32,7 +38,8 @@ use crate::credentials::CredentialStore;
 use crate::ids;
 use crate::server::{Bound, HttpServer};
 use crate::sync::{lock, take_one};
-pub use trust::{Condition, Federated, Operator, Role, TrustPolicy};
+pub use record::AssumeRecord;
+pub use trust::{AwsTrust, Condition, Federated, Operator, Role, TrustPolicy};
 
 use error::StsError;
 
@@ -80,6 +87,10 @@ struct StsState {
     assume_calls: AtomicUsize,
     caller_calls: AtomicUsize,
     lifetime_override: Mutex<Option<Duration>>,
+    /// Every assume call's parameters, in order.
+    records: Mutex<Vec<AssumeRecord>>,
+    /// Secrets issued next that hold `+` and `/`, as real STS's often do.
+    special_secrets_next: AtomicUsize,
 }
 
 impl Sts {
@@ -104,6 +115,8 @@ impl Sts {
             assume_calls: AtomicUsize::new(0),
             caller_calls: AtomicUsize::new(0),
             lifetime_override: Mutex::new(None),
+            records: Mutex::new(Vec::new()),
+            special_secrets_next: AtomicUsize::new(0),
         });
         let sts = Self { state };
         for role in config.roles {
@@ -155,8 +168,25 @@ impl Sts {
 
     /// Creates (or replaces) a role.
     pub fn add_role(&self, role: Role) {
-        let arn = role.arn(&self.state.account_id);
+        self.add_role_in(&self.state.account_id.clone(), role);
+    }
+
+    /// Creates (or replaces) a role in another account, for role chaining
+    /// across accounts.
+    pub fn add_role_in(&self, account_id: &str, role: Role) {
+        let arn = role.arn(account_id);
         lock(&self.state.roles).insert(arn, role);
+    }
+
+    /// What every AssumeRoleWithWebIdentity and AssumeRole call carried, in
+    /// the order they arrived, refused ones included.
+    pub fn assume_records(&self) -> Vec<AssumeRecord> {
+        lock(&self.state.records).clone()
+    }
+
+    /// The next `n` secret access keys issued hold `+` and `/`.
+    pub fn special_secrets_next(&self, n: usize) {
+        self.state.special_secrets_next.store(n, Ordering::SeqCst);
     }
 
     /// The trust policy of role `name` as an IAM JSON document, if it exists.
@@ -219,7 +249,10 @@ async fn dispatch(
     let params = Params::parse(uri.query().unwrap_or(""), &body);
     let action = params.get("Action").ok_or_else(StsError::missing_action)?;
     let version = params.get("Version").unwrap_or(API_VERSION);
-    let assume = action == "AssumeRoleWithWebIdentity";
+    let assume = action == "AssumeRoleWithWebIdentity" || action == "AssumeRole";
+    if assume {
+        lock(&state.records).push(AssumeRecord::from_params(action, &params));
+    }
     let caller = action == "GetCallerIdentity";
     if assume {
         state.assume_calls.fetch_add(1, Ordering::SeqCst);
@@ -238,6 +271,15 @@ async fn dispatch(
         ("AssumeRoleWithWebIdentity", API_VERSION) => {
             web_identity::assume(state, request_id, &params).await
         }
+        ("AssumeRole", API_VERSION) => {
+            let signed = caller::Signed {
+                method,
+                uri,
+                headers,
+                body: &body,
+            };
+            assume_role::assume(state, request_id, &params, &signed)
+        }
         ("GetCallerIdentity", API_VERSION) => {
             let signed = caller::Signed {
                 method,
@@ -252,6 +294,17 @@ async fn dispatch(
 }
 
 impl StsState {
+    /// A new secret access key; with `special_secrets_next`, one with `+`
+    /// and `/` in it.
+    pub(crate) fn secret_access_key(&self) -> String {
+        let secret = ids::secret_access_key();
+        if take_one(&self.special_secrets_next) {
+            format!("{}+/{}", &secret[..19], &secret[21..])
+        } else {
+            secret
+        }
+    }
+
     fn injected_fault(&self) -> Result<(), StsError> {
         if take_one(&self.throttle_next) {
             return Err(StsError::throttling());
@@ -294,6 +347,15 @@ impl Params {
 
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
+    }
+
+    /// A Query list, `NAME.member.1…`, in order (with `.SUFFIX` appended to
+    /// each member name, as in `PolicyArns.member.1.arn`).
+    pub(crate) fn list(&self, name: &str, suffix: &str) -> Vec<String> {
+        (1..)
+            .map_while(|i| self.get(&format!("{name}.member.{i}{suffix}")))
+            .map(str::to_owned)
+            .collect()
     }
 }
 

@@ -1,7 +1,8 @@
-//! IAM roles and the subset of trust-policy language web identity needs:
-//! `Allow` statements, each with one federated principal and `StringEquals`
-//! / `StringLike` conditions. A role may be assumed when any statement
-//! admits the token.
+//! IAM roles and the subset of trust-policy language web identity and role
+//! chaining need: `Allow` statements, each with one federated principal and
+//! `StringEquals` / `StringLike` conditions, or with AWS principals allowed
+//! `sts:AssumeRole` (and `sts:TagSession`), optionally on an external id.
+//! A role may be assumed when any statement admits the caller.
 
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub struct Role {
     pub trust: Vec<TrustPolicy>,
     /// The longest `DurationSeconds` it accepts.
     pub max_session_duration: Duration,
+    /// AWS principals that may assume it with `sts:AssumeRole`.
+    pub aws_trust: Vec<AwsTrust>,
 }
 
 impl Role {
@@ -28,7 +31,32 @@ impl Role {
             name: name.into(),
             trust: vec![trust],
             max_session_duration: DEFAULT_MAX_SESSION,
+            aws_trust: Vec::new(),
         }
+    }
+
+    /// A role only AWS principals may assume, through `trust`.
+    pub fn assumable_by(name: impl Into<String>, trust: AwsTrust) -> Self {
+        Self {
+            name: name.into(),
+            trust: Vec::new(),
+            max_session_duration: DEFAULT_MAX_SESSION,
+            aws_trust: vec![trust],
+        }
+    }
+
+    /// Adds a statement for AWS principals.
+    pub fn also_assumable_by(mut self, trust: AwsTrust) -> Self {
+        self.aws_trust.push(trust);
+        self
+    }
+
+    /// Whether `caller` (an IAM or STS ARN) may call `action`
+    /// (`sts:AssumeRole`, `sts:TagSession`) with this `external_id`.
+    pub(crate) fn allows(&self, caller: &str, action: &str, external_id: Option<&str>) -> bool {
+        self.aws_trust
+            .iter()
+            .any(|t| t.allows(caller, action, external_id))
     }
 
     /// Adds another statement the role trusts.
@@ -114,6 +142,82 @@ impl TrustPolicy {
         provider_host(trusted) == provider_host(issuer)
             && self.conditions.iter().all(|c| c.holds(claims))
     }
+}
+
+/// One `Allow` statement for AWS principals: `Principal.AWS`, its actions,
+/// and an optional `StringEquals` on `sts:ExternalId`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsTrust {
+    /// Account ids, `arn:aws:iam::ACCOUNT:root`, role or user ARNs, or `*`.
+    pub principals: Vec<String>,
+    /// `sts:AssumeRole`, `sts:TagSession`, `sts:*`.
+    pub actions: Vec<String>,
+    /// The external id the caller must give, if any.
+    pub external_id: Option<String>,
+}
+
+impl AwsTrust {
+    /// `principal` may `sts:AssumeRole` (no tags).
+    pub fn assume_role(principal: &str) -> Self {
+        Self {
+            principals: vec![principal.to_owned()],
+            actions: vec!["sts:AssumeRole".to_owned()],
+            external_id: None,
+        }
+    }
+
+    /// Also allows `sts:TagSession`, which session tags need.
+    pub fn with_tag_session(mut self) -> Self {
+        self.actions.push("sts:TagSession".to_owned());
+        self
+    }
+
+    /// Requires this external id.
+    pub fn with_external_id(mut self, id: &str) -> Self {
+        self.external_id = Some(id.to_owned());
+        self
+    }
+
+    fn allows(&self, caller: &str, action: &str, external_id: Option<&str>) -> bool {
+        self.actions
+            .iter()
+            .any(|a| a == action || a == "sts:*" || a == "*")
+            && self.principals.iter().any(|p| principal_matches(p, caller))
+            && self
+                .external_id
+                .as_deref()
+                .is_none_or(|wanted| external_id == Some(wanted))
+    }
+}
+
+/// How IAM matches a trust policy's AWS principal against the caller: an
+/// account (or its `:root`) admits anyone in it; a role admits its
+/// sessions; anything else must be the caller's ARN.
+fn principal_matches(principal: &str, caller: &str) -> bool {
+    let caller_account = caller.split(':').nth(4).unwrap_or_default();
+    if principal == "*" || principal == caller {
+        return true;
+    }
+    if principal.len() == 12 && principal.bytes().all(|b| b.is_ascii_digit()) {
+        return principal == caller_account;
+    }
+    let Some((account, resource)) = principal
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|rest| rest.split_once(':'))
+    else {
+        return false;
+    };
+    if resource == "root" {
+        return account == caller_account;
+    }
+    let Some(role) = resource.strip_prefix("role/") else {
+        return false;
+    };
+    let role_name = role.rsplit('/').next().unwrap_or(role);
+    caller
+        .strip_prefix(&format!("arn:aws:sts::{account}:assumed-role/"))
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(name, _session)| name == role_name)
 }
 
 /// A condition operator.
@@ -289,6 +393,30 @@ mod tests {
         assert!(role.admits("http://iss", "http://iss", &claims));
         let claims = json!({"aud": "sts.amazonaws.com", "sub": "c"});
         assert!(!role.admits("http://iss", "http://iss", &claims));
+    }
+
+    #[test]
+    fn aws_principals_match_as_in_iam() {
+        let session = "arn:aws:sts::111111111111:assumed-role/deploy/s1";
+        assert!(principal_matches("111111111111", session));
+        assert!(principal_matches("arn:aws:iam::111111111111:root", session));
+        assert!(principal_matches(
+            "arn:aws:iam::111111111111:role/deploy",
+            session
+        ));
+        assert!(!principal_matches(
+            "arn:aws:iam::111111111111:role/other",
+            session
+        ));
+        assert!(!principal_matches(
+            "arn:aws:iam::222222222222:root",
+            session
+        ));
+        let trust = AwsTrust::assume_role("111111111111").with_external_id("x1");
+        assert!(trust.allows(session, "sts:AssumeRole", Some("x1")));
+        assert!(!trust.allows(session, "sts:AssumeRole", Some("x2")));
+        assert!(!trust.allows(session, "sts:AssumeRole", None));
+        assert!(!trust.allows(session, "sts:TagSession", Some("x1")));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::trust::{
-    Condition, Federated, Operator, Role, TrustPolicy, provider_arn, provider_host,
+    AwsTrust, Condition, Federated, Operator, Role, TrustPolicy, provider_arn, provider_host,
 };
 use crate::Error;
 
@@ -31,16 +31,25 @@ impl Role {
             None => return Err(reader.invalid("Statement", "is missing")),
         };
         let mut trust = Vec::new();
+        let mut aws_trust = Vec::new();
         for (i, statement) in statements.into_iter().enumerate() {
-            trust.extend(reader.statement(&format!("Statement[{i}]"), statement)?);
+            let at = format!("Statement[{i}]");
+            match reader.aws_statement(&at, statement)? {
+                Some(aws) => aws_trust.push(aws),
+                None => trust.extend(reader.statement(&at, statement)?),
+            }
         }
-        if trust.is_empty() {
+        if trust.is_empty() && aws_trust.is_empty() {
             return Err(reader.invalid(
                 "Statement",
-                "no statement allows sts:AssumeRoleWithWebIdentity",
+                "no statement allows sts:AssumeRoleWithWebIdentity or sts:AssumeRole",
             ));
         }
-        let mut role = Role::new(name, trust.remove(0));
+        let mut role = match aws_trust.pop() {
+            Some(aws) => Role::assumable_by(name, aws),
+            None => Role::new(name, trust.remove(0)),
+        };
+        role.aws_trust.extend(aws_trust);
         role.trust.extend(trust);
         Ok(role)
     }
@@ -52,6 +61,7 @@ impl Role {
             .trust
             .iter()
             .map(|statement| statement.to_statement(account_id, sandbox_issuer))
+            .chain(self.aws_trust.iter().map(AwsTrust::to_statement))
             .collect();
         json!({ "Version": "2012-10-17", "Statement": statements })
     }
@@ -92,6 +102,21 @@ impl TrustPolicy {
     }
 }
 
+impl AwsTrust {
+    /// This statement as IAM writes it.
+    pub fn to_statement(&self) -> Value {
+        let mut statement = json!({
+            "Effect": "Allow",
+            "Principal": { "AWS": self.principals },
+            "Action": self.actions,
+        });
+        if let Some(id) = &self.external_id {
+            statement["Condition"] = json!({"StringEquals": {"sts:ExternalId": id}});
+        }
+        statement
+    }
+}
+
 struct Reader<'a> {
     role: &'a str,
 }
@@ -103,6 +128,47 @@ impl Reader<'_> {
             field: field.to_owned(),
             reason,
         }
+    }
+
+    /// A statement for AWS principals (`Principal.AWS`), or `None` for
+    /// any other kind.
+    fn aws_statement(&self, at: &str, statement: &Value) -> Result<Option<AwsTrust>, Error> {
+        let Some(principals) = statement.get("Principal").and_then(|p| p.get("AWS")) else {
+            return Ok(None);
+        };
+        if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            return Err(self.invalid(&format!("{at}.Effect"), "only Allow is supported"));
+        }
+        let principals = self.strings(&format!("{at}.Principal.AWS"), Some(principals))?;
+        let actions = self.strings(&format!("{at}.Action"), statement.get("Action"))?;
+        let external_id = match statement.get("Condition") {
+            None => None,
+            Some(condition) => {
+                let at = format!("{at}.Condition");
+                let Some(Value::Object(block)) = condition.get("StringEquals") else {
+                    return Err(
+                        self.invalid(&at, "only StringEquals on sts:ExternalId is supported")
+                    );
+                };
+                if condition.as_object().is_some_and(|c| c.len() != 1)
+                    || block.keys().any(|k| k != "sts:ExternalId")
+                {
+                    return Err(
+                        self.invalid(&at, "only StringEquals on sts:ExternalId is supported")
+                    );
+                }
+                let ids = self.strings(
+                    &format!("{at}.StringEquals.sts:ExternalId"),
+                    block.get("sts:ExternalId"),
+                )?;
+                ids.into_iter().next()
+            }
+        };
+        Ok(Some(AwsTrust {
+            principals,
+            actions,
+            external_id,
+        }))
     }
 
     /// One trust statement per federated provider the statement names.
@@ -276,7 +342,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            error.ends_with("no statement allows sts:AssumeRoleWithWebIdentity"),
+            error.ends_with("no statement allows sts:AssumeRoleWithWebIdentity or sts:AssumeRole"),
             "{error}"
         );
 

@@ -69,7 +69,7 @@ pub(super) async fn assume(
     );
     let credential = IssuedCredential {
         access_key_id: ids::access_key_id("ASIA"),
-        secret_access_key: ids::secret_access_key(),
+        secret_access_key: state.secret_access_key(),
         session_token: Some(ids::session_token()),
         expiration: Some(expiration),
         principal_arn: assumed_arn.clone(),
