@@ -134,6 +134,10 @@ pub struct CredentialsArgs {
     /// The external id the role's trust policy requires (AssumeRole only).
     #[arg(long, value_name = "ID")]
     pub role_external_id: Option<String>,
+    /// Session tag keys (comma- or newline-separated) that pass on to a
+    /// further chained role.
+    #[arg(long, value_name = "KEYS")]
+    pub transitive_tag_keys: Option<String>,
     /// Send no session tags with AssumeRole [default: false].
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub role_skip_session_tagging: Option<String>,

@@ -110,6 +110,72 @@ pub enum Error {
         #[source]
         source: StsError,
     },
+    /// Role chaining: STS did not let the environment's credentials assume
+    /// the role.
+    #[error("cannot assume {role_arn} from the credentials in the environment (after {attempts} {})", plural(*attempts, "attempt"))]
+    ChainRole {
+        /// The role.
+        role_arn: String,
+        /// How many AssumeRole calls were made.
+        attempts: u32,
+        /// Whether an external id was sent.
+        external_id: bool,
+        /// Whether session tags were sent.
+        tagged: bool,
+        /// STS's answer.
+        #[source]
+        source: StsError,
+    },
+    /// Role chaining needs credentials in the environment.
+    #[error(
+        "role-chaining is true, but {missing} is not set: run slipway credentials (or \
+         configure-aws-credentials) for the first role in an earlier step, and do not set \
+         unset-current-credentials"
+    )]
+    NoSourceCredentials {
+        /// The variable that is missing.
+        missing: &'static str,
+    },
+    /// The secret key kept its special characters through every attempt.
+    #[error(
+        "special-characters-workaround: every one of {attempts} secret keys had characters other than letters and digits"
+    )]
+    SpecialCharacters {
+        /// How many sessions were assumed.
+        attempts: u32,
+    },
+    /// The whole command took longer than `action-timeout-s`.
+    #[error("gave up after action-timeout-s ({seconds} s)")]
+    Timeout {
+        /// The limit.
+        seconds: u64,
+    },
+    /// A profile of that name is in the credentials file already.
+    #[error(
+        "profile `{profile}` is already in {path}: set overwrite-aws-profile: true to replace it"
+    )]
+    ProfileExists {
+        /// The file.
+        path: PathBuf,
+        /// The profile.
+        profile: String,
+    },
+    /// A shared credentials or config file could not be read or written.
+    #[error("cannot write the profile to {path}")]
+    ProfileWrite {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An HTTP client could not be built (a proxy URL it cannot use).
+    #[error("cannot use http-proxy: {reason}")]
+    Proxy {
+        /// What is wrong.
+        reason: String,
+    },
+
     /// GetCallerIdentity failed with the new credentials.
     #[error("cannot check the new credentials with GetCallerIdentity")]
     CallerIdentity(#[source] StsError),

@@ -70,6 +70,10 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Credentials(args) if args.cleanup => {
+            credentials::cleanup(env, &mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Credentials(args) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -102,13 +102,20 @@ pub enum Cause {
     InvalidToken,
     /// The token could not be read, so only the role is left to suspect.
     Unknown,
+    /// AssumeRole: a missing role and a trust policy that does not name the
+    /// caller are equally likely.
+    RoleOrTrust,
+    /// AssumeRole with session tags: the trust policy lacks sts:TagSession.
+    TagSession,
+    /// AssumeRole from a role session asked for more than an hour.
+    ChainedDuration,
 }
 
 impl Cause {
     /// How the explanation is introduced.
     pub fn headline(&self) -> &'static str {
         match self {
-            Cause::RoleOrSub => "Two equally likely causes",
+            Cause::RoleOrSub | Cause::RoleOrTrust => "Two equally likely causes",
             _ => "Most likely cause",
         }
     }
@@ -117,8 +124,12 @@ impl Cause {
 /// A refused AssumeRoleWithWebIdentity explained.
 #[derive(Debug, Clone)]
 pub struct Diagnosis {
+    /// The refused operation.
+    pub operation: &'static str,
     /// What STS said.
     pub refusal: String,
+    /// What was asked, row by row (role, claims or caller).
+    pub rows: Vec<(&'static str, Option<String>)>,
     /// The role that was asked for.
     pub role_arn: String,
     /// The token's claims, if readable.
@@ -179,6 +190,8 @@ pub fn diagnose(error: &StsError, claims: Option<&Claims>, role: &RoleArn) -> Op
     }
     let warning = (cause == Cause::PullRequestSub).then(|| pull_request_warning(claims));
     Some(Diagnosis {
+        operation: "AssumeRoleWithWebIdentity",
+        rows: claim_rows(&role.arn, &claims.cloned().unwrap_or_default()),
         refusal: error.to_string(),
         role_arn: role.arn.clone(),
         claims: claims.cloned(),
@@ -346,6 +359,19 @@ fn sub_part<'a>(sub: &'a str, marker: &str) -> Option<&'a str> {
     sub.split_once(marker).map(|(_, rest)| rest)
 }
 
+fn claim_rows(role_arn: &str, claims: &Claims) -> Vec<(&'static str, Option<String>)> {
+    let aud = claims.aud.join(", ");
+    vec![
+        ("role", Some(role_arn.to_owned())),
+        ("iss", claims.iss.clone()),
+        ("aud", (!aud.is_empty()).then_some(aud)),
+        ("sub", claims.sub.clone()),
+        ("ref", claims.git_ref.clone()),
+        ("environment", claims.environment.clone()),
+        ("event_name", claims.event_name.clone()),
+    ]
+}
+
 /// One statement of a role's trust policy, in IAM's JSON shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrustStatement {
@@ -354,15 +380,23 @@ pub struct TrustStatement {
     #[serde(rename = "Principal")]
     principal: Principal,
     #[serde(rename = "Action")]
-    action: &'static str,
-    #[serde(rename = "Condition")]
-    condition: Condition,
+    action: Action,
+    #[serde(rename = "Condition", skip_serializing_if = "Option::is_none")]
+    condition: Option<Condition>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-struct Principal {
-    #[serde(rename = "Federated")]
-    federated: String,
+enum Principal {
+    Federated(String),
+    #[serde(rename = "AWS")]
+    Aws(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+enum Action {
+    One(&'static str),
+    Many(Vec<&'static str>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -380,20 +414,35 @@ impl TrustStatement {
         let sub = claims.sub.as_deref()?;
         Some(Self {
             effect: "Allow",
-            principal: Principal {
-                federated: format!(
-                    "arn:{}:iam::{}:oidc-provider/{host}",
-                    role.partition, role.account
-                ),
-            },
-            action: "sts:AssumeRoleWithWebIdentity",
-            condition: Condition {
+            principal: Principal::Federated(format!(
+                "arn:{}:iam::{}:oidc-provider/{host}",
+                role.partition, role.account
+            )),
+            action: Action::One("sts:AssumeRoleWithWebIdentity"),
+            condition: Some(Condition {
                 string_equals: BTreeMap::from([
                     (format!("{host}:aud"), aud.clone()),
                     (format!("{host}:sub"), sub.to_owned()),
                 ]),
-            },
+            }),
         })
+    }
+
+    /// The statement that lets AWS principal `principal` assume the role
+    /// (and tag its session, with `tags`), with this external id.
+    pub fn for_principal(principal: &str, tags: bool, external_id: Option<&str>) -> Self {
+        Self {
+            effect: "Allow",
+            principal: Principal::Aws(principal.to_owned()),
+            action: if tags {
+                Action::Many(vec!["sts:AssumeRole", "sts:TagSession"])
+            } else {
+                Action::One("sts:AssumeRole")
+            },
+            condition: external_id.map(|id| Condition {
+                string_equals: BTreeMap::from([("sts:ExternalId".to_owned(), id.to_owned())]),
+            }),
+        }
     }
 
     /// Pretty JSON, ready to paste into the policy's `Statement` list.
@@ -406,12 +455,12 @@ impl Diagnosis {
     /// The same report as Markdown, for the job summary.
     pub fn to_markdown(&self) -> String {
         use crate::github::summary::code;
-        let claims = self.claims.clone().unwrap_or_default();
         let mut md = format!(
-            "### slipway credentials: AssumeRoleWithWebIdentity refused\n\n{}\n\n| | |\n|---|---|\n",
+            "### slipway credentials: {} refused\n\n{}\n\n| | |\n|---|---|\n",
+            self.operation,
             code(&self.refusal)
         );
-        for (name, value) in self.rows(&claims) {
+        for (name, value) in self.rows.clone() {
             md.push_str(&format!(
                 "| {name} | {} |\n",
                 value.map_or("(absent)".to_owned(), |v| code(&v))
@@ -443,29 +492,19 @@ impl Diagnosis {
     fn statement_intro(&self) -> &'static str {
         match self.cause {
             Cause::RoleOrSub => "If the role exists, this trust-policy statement admits this token",
+            Cause::RoleOrTrust => {
+                "If the role exists, this trust-policy statement admits this caller"
+            }
+            Cause::TagSession => "This trust-policy statement admits this caller",
             _ => "This trust-policy statement admits this token",
         }
-    }
-
-    fn rows(&self, claims: &Claims) -> [(&'static str, Option<String>); 7] {
-        let aud = claims.aud.join(", ");
-        [
-            ("role", Some(self.role_arn.clone())),
-            ("iss", claims.iss.clone()),
-            ("aud", (!aud.is_empty()).then_some(aud)),
-            ("sub", claims.sub.clone()),
-            ("ref", claims.git_ref.clone()),
-            ("environment", claims.environment.clone()),
-            ("event_name", claims.event_name.clone()),
-        ]
     }
 }
 
 impl fmt::Display for Diagnosis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "AssumeRoleWithWebIdentity refused: {}", self.refusal)?;
-        let claims = self.claims.clone().unwrap_or_default();
-        for (name, value) in self.rows(&claims) {
+        writeln!(f, "{} refused: {}", self.operation, self.refusal)?;
+        for (name, value) in &self.rows {
             writeln!(f, "  {name:<12} {}", value.as_deref().unwrap_or("(absent)"))?;
         }
         writeln!(f, "{}: {}.", self.cause.headline(), self.explanation)?;

@@ -8,7 +8,7 @@ use super::diagnosis::Claims;
 use super::oidc::TokenSource;
 use super::request::RoleArn;
 use super::retry::{self, Backoff};
-use super::sts::{self, AssumeParams, Assumed};
+use super::sts::{self, AssumeParams, Assumed, Chain};
 use crate::{Error, Result};
 
 /// Everything needed to mint a token and assume the role, as often as
@@ -33,6 +33,9 @@ pub struct Exchange {
     pub policy_arns: Vec<String>,
     /// Retry rules for both the token and STS.
     pub backoff: Backoff,
+    /// With role chaining, AssumeRole from these credentials instead of
+    /// the token (which is then never fetched).
+    pub chain: Option<Chain>,
 }
 
 impl Exchange {
@@ -53,6 +56,25 @@ impl Exchange {
         let token: Mutex<Option<String>> = Mutex::new(None);
         let current = || token.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let set = |jwt: Option<String>| *token.lock().unwrap_or_else(|e| e.into_inner()) = jwt;
+        if let Some(chain) = &self.chain {
+            return retry::run(
+                &self.backoff,
+                |_| sts::assume_role(&self.sts, &params, chain),
+                |e| match e.verdict() {
+                    // No token to renew: an expired source key stays expired.
+                    retry::Verdict::FreshToken => retry::Verdict::Fail,
+                    verdict => verdict,
+                },
+            )
+            .await
+            .map_err(|failed| Error::ChainRole {
+                role_arn: self.role.arn.clone(),
+                attempts: failed.attempts,
+                external_id: chain.external_id.is_some(),
+                tagged: !chain.tags.is_empty(),
+                source: failed.error,
+            });
+        }
         let params = &params;
         let outcome = retry::run(
             &self.backoff,

@@ -74,6 +74,28 @@ pub fn to_runner(
     runner_file(env, "GITHUB_OUTPUT")?.append(&outputs)
 }
 
+/// The variables the official action's post step empties.
+pub const CLEARED: [&str; 5] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+];
+
+/// Writes the [`CLEARED`] variables empty to GITHUB_ENV: a runner cannot
+/// unset a variable, and the SDKs and CLI read an empty one as unset.
+pub fn unset(env: &Env) -> Result<()> {
+    let entries: Vec<(&str, &str)> = CLEARED.iter().map(|name| (*name, "")).collect();
+    runner_file(env, "GITHUB_ENV")?.append(&entries)
+}
+
+/// `unset` lines for `eval "$(slipway credentials --cleanup)"`.
+pub fn unset_in_shell(out: &mut dyn Write) -> Result<()> {
+    writeln!(out, "unset {}", CLEARED.join(" ")).map_err(Error::Output)?;
+    out.flush().map_err(Error::Output)
+}
+
 fn runner_file(env: &Env, var: &'static str) -> Result<FileCommand> {
     env.get(var)
         .map(FileCommand::new)

@@ -9,14 +9,20 @@
 //!   their failures are worth a retry.
 //! - [`retry`]: full-jitter backoff, bounded in count and time.
 //! - [`exchange`]: token plus role, with the retry rules.
-//! - [`diagnosis`]: why STS refused, and the trust policy that would admit.
+//! - [`diagnosis`]: why STS refused, and the trust policy that would admit
+//!   (where one can help).
 //! - [`provider`]: credentials that renew themselves before expiry.
-//! - [`export`]: masks, GITHUB_ENV, GITHUB_OUTPUT and `export` lines.
+//! - [`chain`]: role chaining's source credentials and session tags.
+//! - [`profile`]: a named profile in the shared credentials file.
+//! - [`export`]: masks, GITHUB_ENV, GITHUB_OUTPUT and `export` lines, and
+//!   emptying them again (cleanup).
 
+pub mod chain;
 pub mod diagnosis;
 pub mod exchange;
 pub mod export;
 pub mod oidc;
+pub mod profile;
 pub mod provider;
 pub mod request;
 pub mod retry;
@@ -61,10 +67,36 @@ pub struct Issued {
     pub exchange: Exchange,
 }
 
-/// Runs `slipway credentials`.
+/// Runs `slipway credentials`, within `action-timeout-s` if given.
 pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued> {
     let request = Request::from_inputs(args, cx.env)?;
+    match request.timeout {
+        Some(limit) => tokio::time::timeout(limit, issue(&request, cx))
+            .await
+            .map_err(|_| Error::Timeout {
+                seconds: limit.as_secs(),
+            })?,
+        None => issue(&request, cx).await,
+    }
+}
+
+/// `slipway credentials --cleanup` (`command: cleanup`): what the official
+/// action's post step does. Under Actions, empty AWS_* variables go to
+/// GITHUB_ENV (a runner cannot unset one, and the SDKs and CLI read empty
+/// as unset); elsewhere, `unset` lines for `eval`.
+pub fn cleanup(env: &Env, out: &mut dyn Write) -> Result<()> {
+    if env.is_actions() {
+        export::unset(env)
+    } else {
+        export::unset_in_shell(out)
+    }
+}
+
+async fn issue(request: &Request, cx: &mut Context<'_>) -> Result<Issued> {
     let actions = cx.env.is_actions();
+    if actions && request.unset_current_credentials {
+        export::unset(cx.env)?;
+    }
     if actions && request.mask_account_id {
         // The role ARN names the account, and a refusal's diagnosis prints
         // it: mask it before any call can fail.
@@ -84,10 +116,34 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
             reason,
         })?;
     }
-    let config = sts::config(&request.region, endpoint.as_deref());
+    let mut config = sts::config(&request.region, endpoint.as_deref());
+    let mut http = cx.http.clone();
+    if let Some(proxy) = &request.proxy {
+        let client = sts::proxied_http_client(&proxy.url, proxy.no_proxy.as_deref())
+            .map_err(|reason| Error::Proxy { reason })?;
+        config = config.to_builder().http_client(client).build();
+        http = proxied_reqwest(proxy)?;
+    }
+    let chain = if request.role_chaining {
+        // Credentials emptied by unset-current-credentials are gone for
+        // this step too, as in the official action.
+        let env = if request.unset_current_credentials {
+            &Env::default()
+        } else {
+            cx.env
+        };
+        Some(chain::from_env(env, request)?)
+    } else {
+        None
+    };
+    let tokens = if chain.is_some() {
+        oidc::TokenSource::Unused
+    } else {
+        oidc::TokenSource::new(cx.env, &request.audience, request.token_file.clone())?
+    };
     let exchange = Exchange {
-        tokens: oidc::TokenSource::new(cx.env, &request.audience, request.token_file.clone())?,
-        http: cx.http.clone(),
+        tokens,
+        http,
         sts: aws_sdk_sts::Client::from_conf(config.clone()),
         role: request.role.clone(),
         session_name: request.session_name.clone(),
@@ -95,28 +151,17 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
         policy: request.inline_session_policy.clone(),
         policy_arns: request.managed_session_policies.clone(),
         backoff: cx.backoff.with_max_attempts(request.max_attempts),
+        chain,
     };
     let called = endpoint
         .clone()
         .unwrap_or_else(|| sts::StsError::default_endpoint(&request.region));
-    let assumed = match exchange.assume().await {
+    let assumed = match assume(&exchange, request, &called).await {
         Ok(assumed) => assumed,
-        Err(Error::AssumeRole {
-            role_arn,
-            attempts,
-            claims,
-            source,
-        }) => {
-            let error = Error::AssumeRole {
-                role_arn,
-                attempts,
-                claims,
-                source: source.at(&called),
-            };
-            explain(&error, &request, actions, cx)?;
+        Err(error) => {
+            explain(&error, request, actions, cx)?;
             return Err(error);
         }
-        Err(error) => return Err(error),
     };
     if actions {
         // Before anything else can print them.
@@ -136,10 +181,19 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
             allowed: request.allowed_account_ids.join(","),
         });
     }
+    if let Some(name) = &request.aws_profile {
+        profile::write(
+            cx.env,
+            name,
+            &assumed.credentials,
+            &request.region,
+            request.overwrite_aws_profile,
+        )?;
+    }
     if actions {
-        export::to_runner(cx.env, &request, &assumed, &identity)?;
+        export::to_runner(cx.env, request, &assumed, &identity)?;
     } else {
-        export::to_shell(cx.out, &request, &assumed)?;
+        export::to_shell(cx.out, request, &assumed)?;
     }
     let expiration = export::timestamp(assumed.expiration);
     writeln!(
@@ -165,6 +219,79 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
     })
 }
 
+/// The official action's number of tries for a secret key without special
+/// characters.
+const SPECIAL_CHARACTER_ATTEMPTS: u32 = 12;
+
+/// Assumes the role, again and again with `special-characters-workaround`
+/// until the secret key is letters and digits only; names the endpoint in
+/// an STS failure.
+async fn assume(exchange: &Exchange, request: &Request, called: &str) -> Result<Assumed> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let assumed = exchange.assume().await.map_err(|error| match error {
+            Error::AssumeRole {
+                role_arn,
+                attempts,
+                claims,
+                source,
+            } => Error::AssumeRole {
+                role_arn,
+                attempts,
+                claims,
+                source: source.at(called),
+            },
+            Error::ChainRole {
+                role_arn,
+                attempts,
+                external_id,
+                tagged,
+                source,
+            } => Error::ChainRole {
+                role_arn,
+                attempts,
+                external_id,
+                tagged,
+                source: source.at(called),
+            },
+            other => other,
+        })?;
+        let plain = assumed
+            .credentials
+            .secret_access_key()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric());
+        if !request.special_characters_workaround || plain {
+            return Ok(assumed);
+        }
+        if attempts >= SPECIAL_CHARACTER_ATTEMPTS {
+            return Err(Error::SpecialCharacters { attempts });
+        }
+        tracing::debug!(
+            attempts,
+            "the secret key has special characters; assuming again"
+        );
+    }
+}
+
+/// A reqwest client for the token endpoint through the proxy.
+fn proxied_reqwest(proxy: &request::Proxy) -> Result<reqwest::Client> {
+    let invalid = |e: reqwest::Error| Error::Proxy {
+        reason: format!("`{}`: {e}", proxy.url),
+    };
+    let mut rule = reqwest::Proxy::all(&proxy.url).map_err(invalid)?;
+    if let Some(hosts) = &proxy.no_proxy {
+        rule = rule.no_proxy(reqwest::NoProxy::from_string(hosts));
+    }
+    reqwest::Client::builder()
+        .proxy(rule)
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(invalid)
+}
+
 impl Issued {
     /// Credentials for the deploy commands' SDK clients that start from this
     /// session and renew it before it ends.
@@ -179,10 +306,24 @@ impl Issued {
 /// Prints the diagnosis of a refusal: the report on stderr, the cause as an
 /// annotation under Actions.
 fn explain(error: &Error, request: &Request, actions: bool, cx: &mut Context<'_>) -> Result<()> {
-    let Error::AssumeRole { claims, source, .. } = error else {
-        return Ok(());
+    let diagnosis = match error {
+        Error::AssumeRole { claims, source, .. } => {
+            diagnosis::diagnose(source, claims.as_deref(), &request.role)
+        }
+        Error::ChainRole {
+            source,
+            external_id,
+            tagged,
+            ..
+        } => chain::diagnose(
+            source,
+            &request.role,
+            request.external_id.as_deref().filter(|_| *external_id),
+            *tagged,
+        ),
+        _ => None,
     };
-    let Some(diagnosis) = diagnosis::diagnose(source, claims.as_deref(), &request.role) else {
+    let Some(diagnosis) = diagnosis else {
         return Ok(());
     };
     write!(cx.err, "{diagnosis}").map_err(Error::Output)?;

@@ -33,6 +33,8 @@ pub enum TokenSource {
     },
     /// A file that some other process keeps fresh.
     File(PathBuf),
+    /// None: role chaining signs AssumeRole with credentials instead.
+    Unused,
 }
 
 impl fmt::Debug for TokenSource {
@@ -44,6 +46,7 @@ impl fmt::Debug for TokenSource {
                 .field("url", &url.as_str())
                 .finish_non_exhaustive(),
             Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Unused => f.write_str("Unused"),
         }
     }
 }
@@ -75,6 +78,9 @@ impl TokenSource {
                     path: path.clone(),
                     source,
                 }),
+            Self::Unused => Err(Error::NoIdToken {
+                missing: REQUEST_URL_VAR,
+            }),
             Self::Actions { url, bearer } => {
                 retry::run(backoff, |_| request(http, url, bearer), classify)
                     .await

@@ -69,6 +69,8 @@ pub struct Request {
     pub external_id: Option<String>,
     /// Whether AssumeRole goes without session tags.
     pub skip_session_tagging: bool,
+    /// Session tags that pass on to a further chained role.
+    pub transitive_tag_keys: Vec<String>,
 }
 
 /// `http-proxy` and `no-proxy`.
@@ -261,6 +263,16 @@ impl Request {
                 args.role_skip_session_tagging.as_deref(),
                 false,
             )?,
+            transitive_tag_keys: inputs
+                .get("transitive-tag-keys", args.transitive_tag_keys.as_deref())
+                .map(|list| {
+                    list.split([',', '\n'])
+                        .map(str::trim)
+                        .filter(|k| !k.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }

@@ -138,6 +138,105 @@ pub async fn assume(
     })
 }
 
+/// What role chaining adds to AssumeRole: who calls, and with what.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    /// The credentials already in the environment, which sign AssumeRole.
+    pub source: Credentials,
+    /// The external id the role's trust policy may require.
+    pub external_id: Option<String>,
+    /// Session tags (empty with `role-skip-session-tagging`).
+    pub tags: Vec<(String, String)>,
+    /// Tags that pass on to a further chained role.
+    pub transitive_tag_keys: Vec<String>,
+}
+
+/// Calls AssumeRole once, signed with the chain's source credentials.
+pub async fn assume_role(
+    client: &aws_sdk_sts::Client,
+    params: &AssumeParams<'_>,
+    chain: &Chain,
+) -> Result<Assumed, StsError> {
+    use aws_sdk_sts::types::Tag;
+    let config = client
+        .config()
+        .to_builder()
+        .credentials_provider(chain.source.clone())
+        .build();
+    let tags = chain
+        .tags
+        .iter()
+        .map(|(key, value)| Tag::builder().key(key).value(value).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| StsError::incomplete("AssumeRole"))?;
+    let output = aws_sdk_sts::Client::from_conf(config)
+        .assume_role()
+        .role_arn(params.role_arn)
+        .role_session_name(params.session_name)
+        .duration_seconds(params.duration.as_secs().try_into().unwrap_or(i32::MAX))
+        .set_external_id(chain.external_id.clone())
+        .set_tags((!tags.is_empty()).then_some(tags))
+        .set_transitive_tag_keys(
+            (!chain.transitive_tag_keys.is_empty()).then(|| chain.transitive_tag_keys.clone()),
+        )
+        .set_policy(params.policy.map(str::to_owned))
+        .set_policy_arns((!params.policy_arns.is_empty()).then(|| {
+            params
+                .policy_arns
+                .iter()
+                .map(|arn| PolicyDescriptorType::builder().arn(arn).build())
+                .collect()
+        }))
+        .send()
+        .await
+        .map_err(StsError::from_sdk)?;
+    let (Some(creds), Some(user)) = (output.credentials(), output.assumed_role_user()) else {
+        return Err(StsError::incomplete("AssumeRole"));
+    };
+    let expiration = SystemTime::try_from(*creds.expiration())
+        .map_err(|_| StsError::incomplete("AssumeRole"))?;
+    Ok(Assumed {
+        credentials: Credentials::new(
+            creds.access_key_id(),
+            creds.secret_access_key(),
+            Some(creds.session_token().to_owned()),
+            Some(expiration),
+            PROVIDER_NAME,
+        ),
+        assumed_role_arn: user.arn().to_owned(),
+        expiration,
+    })
+}
+
+/// An HTTP client for the SDK that goes through `proxy`, except to the
+/// hosts in `no_proxy`.
+pub fn proxied_http_client(
+    proxy: &str,
+    no_proxy: Option<&str>,
+) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, String> {
+    use aws_smithy_http_client::{Builder, Connector, proxy::ProxyConfig, tls};
+    let mut config = ProxyConfig::all(proxy).map_err(|e| format!("`{proxy}`: {e}"))?;
+    if let Some(rules) = no_proxy {
+        config = config.no_proxy(rules);
+    }
+    Ok(
+        Builder::new().build_with_connector_fn(move |settings, components| {
+            let mut connector = Connector::builder().proxy_config(config.clone());
+            if let Some(settings) = settings {
+                connector = connector.connector_settings(settings.clone());
+            }
+            if let Some(sleep) = components.and_then(|c| c.sleep_impl()) {
+                connector = connector.sleep_impl(sleep);
+            }
+            connector
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build()
+        }),
+    )
+}
+
 /// Who the credentials speak for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {

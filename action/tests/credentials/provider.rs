@@ -51,6 +51,7 @@ fn exchange(sandbox: &Sandbox) -> Exchange {
         policy: None,
         policy_arns: Vec::new(),
         backoff: Backoff::default(),
+        chain: None,
     }
 }
 
