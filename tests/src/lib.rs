@@ -103,4 +103,4 @@ pub use moto::Moto;
 pub use oidc::OidcIssuer;
 pub use sandbox::{Sandbox, SandboxBuilder};
 pub use signing_key::SigningKey;
-pub use sts::{Condition, Federated, Operator, Role, Sts, TrustPolicy};
+pub use sts::{AssumeRecord, AwsTrust, Condition, Federated, Operator, Role, Sts, TrustPolicy};

@@ -74,19 +74,43 @@ async fn keys_become_outputs_only_with_output_credentials() {
 }
 
 #[tokio::test]
-async fn a_run_with_session_policies_succeeds() {
-    // The sandbox accepts but does not apply session policies; their shape
-    // is checked by the unit tests of `request`.
+async fn session_policies_and_duration_reach_sts_as_given() {
+    // The sandbox records what the call carried (it does not apply session
+    // policies); their shape is checked by the unit tests of `request`.
     let sandbox = sandbox().await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
     let run = Step::new(&sandbox)
+        .set("INPUT_INLINE-SESSION-POLICY", policy)
         .set(
-            "INPUT_INLINE-SESSION-POLICY",
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+            "INPUT_MANAGED-SESSION-POLICIES",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess,\narn:aws:iam::123456789012:policy/deploy",
         )
-        .set("INPUT_MANAGED-SESSION-POLICIES", "arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .set("INPUT_ROLE-DURATION-SECONDS", "900")
+        .set("INPUT_ROLE-SESSION-NAME", "policy-test")
         .run()
         .await;
     assert!(run.success, "{}", run.all());
+    let records = sandbox.sts().assume_records();
+    let [record] = records.as_slice() else {
+        panic!("one assume call: {records:?}");
+    };
+    assert_eq!(record.action, "AssumeRoleWithWebIdentity");
+    assert_eq!(
+        record.role_arn.as_deref(),
+        Some(sandbox.deploy_role_arn().as_str())
+    );
+    assert_eq!(record.session_name.as_deref(), Some("policy-test"));
+    assert_eq!(record.duration_seconds.as_deref(), Some("900"));
+    assert_eq!(record.policy.as_deref(), Some(policy));
+    assert_eq!(
+        record.policy_arns,
+        [
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "arn:aws:iam::123456789012:policy/deploy"
+        ]
+    );
+    assert!(record.tags.is_empty(), "web identity sends no tags");
+    assert_eq!(record.external_id, None);
 }
 
 #[tokio::test]

@@ -6,16 +6,9 @@ use base64::Engine;
 use serde_json::{Value, json};
 use slipway_tests::{Claims, Role, Sandbox};
 
-use crate::util::{Run, Step, sandbox};
+use crate::util::{Run, Step, printed_statement, sandbox};
 
 const NO_STATEMENT: &str = "admits this token";
-
-/// The JSON statement the diagnosis printed, parsed.
-fn printed_statement(stderr: &str) -> Value {
-    let start = stderr.find("\n{").expect("a JSON statement") + 1;
-    let end = stderr.rfind('}').expect("the statement's end") + 1;
-    serde_json::from_str(&stderr[start..end]).expect("the statement is JSON")
-}
 
 /// Adds `statement` to role `name`'s trust policy (creating the role if it
 /// does not exist), as a user pasting it into IAM would.
