@@ -59,10 +59,131 @@ fn every_input_is_a_flag_of_slipway_credentials_and_back() {
     let flags: BTreeSet<String> = credentials
         .get_arguments()
         .filter_map(|a| a.get_long())
-        .filter(|l| *l != "help")
+        .filter(|l| !FLAG_ONLY.contains(l))
         .map(str::to_owned)
         .collect();
     assert_eq!(command_inputs(&action), flags);
+}
+
+/// Flags of `slipway credentials` that are not inputs: `--cleanup` is what
+/// `command: cleanup` runs.
+const FLAG_ONLY: &[&str] = &["help", "cleanup"];
+
+/// aws-actions/configure-aws-credentials' documented inputs (action.yml of
+/// v6.2.3), and its outputs, `authenticated-arn` included.
+const OFFICIAL_INPUTS: &[&str] = &[
+    "aws-region",
+    "aws-profile",
+    "overwrite-aws-profile",
+    "role-to-assume",
+    "aws-access-key-id",
+    "aws-secret-access-key",
+    "aws-session-token",
+    "web-identity-token-file",
+    "role-chaining",
+    "audience",
+    "http-proxy",
+    "no-proxy",
+    "sts-endpoint",
+    "mask-aws-account-id",
+    "role-duration-seconds",
+    "role-external-id",
+    "role-session-name",
+    "role-skip-session-tagging",
+    "transitive-tag-keys",
+    "inline-session-policy",
+    "managed-session-policies",
+    "custom-tags",
+    "output-credentials",
+    "output-env-credentials",
+    "unset-current-credentials",
+    "disable-retry",
+    "retry-max-attempts",
+    "special-characters-workaround",
+    "use-existing-credentials",
+    "allowed-account-ids",
+    "force-skip-oidc",
+    "action-timeout-s",
+];
+const OFFICIAL_OUTPUTS: &[&str] = &[
+    "aws-account-id",
+    "aws-access-key-id",
+    "aws-secret-access-key",
+    "aws-session-token",
+    "aws-expiration",
+    "authenticated-arn",
+];
+
+/// The rows of action/README.md's table of the official action's inputs
+/// and outputs: name → (Slipway has it, the reason when not).
+fn readme_table(heading: &str) -> std::collections::BTreeMap<String, (bool, String)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let text = std::fs::read_to_string(path).expect("action/README.md");
+    let section = text
+        .split("## Compared with configure-aws-credentials")
+        .nth(1)
+        .expect("the comparison section")
+        .split(heading)
+        .nth(1)
+        .unwrap_or_else(|| panic!("a `{heading}` table"));
+    section
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with('#'))
+        .filter_map(|line| {
+            let cells: Vec<&str> = line
+                .trim()
+                .trim_matches('|')
+                .split('|')
+                .map(str::trim)
+                .collect();
+            let [name, has, why] = cells[..] else {
+                return None;
+            };
+            let name = name.strip_prefix('`')?.strip_suffix('`')?;
+            Some((name.to_owned(), (has == "yes", why.to_owned())))
+        })
+        .collect()
+}
+
+#[test]
+fn every_official_input_is_handled_or_listed_as_not_supported() {
+    let action = action();
+    let env = &step(&action, "run")["env"];
+    let table = readme_table("### Inputs");
+    for name in OFFICIAL_INPUTS {
+        let (has, why) = table
+            .get(*name)
+            .unwrap_or_else(|| panic!("{name} is not in action/README.md's comparison table"));
+        let declared = action["inputs"].get(*name).is_some();
+        if *has {
+            assert!(
+                declared,
+                "{name}: the table says yes, action.yml has no such input"
+            );
+            assert_eq!(
+                env[inputs::variable(name)],
+                format!("${{{{ inputs.{name} }}}}"),
+                "{name} is declared but does not reach the binary"
+            );
+        } else {
+            assert!(
+                !declared,
+                "{name}: the table says no, but action.yml declares it"
+            );
+            assert!(why.len() > 10, "{name}: say why it is not supported");
+        }
+    }
+}
+
+#[test]
+fn every_official_output_keeps_its_name() {
+    let action = action();
+    let table = readme_table("### Outputs");
+    for name in OFFICIAL_OUTPUTS {
+        assert!(action["outputs"].get(*name).is_some(), "output {name}");
+        assert_eq!(table.get(*name).map(|(has, _)| *has), Some(true), "{name}");
+    }
 }
 
 #[test]
