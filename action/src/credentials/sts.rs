@@ -304,6 +304,15 @@ pub enum FailureKind {
     Request,
 }
 
+/// The endpoint called and, for network errors, what failed on the way.
+#[derive(Debug, Default)]
+struct Reach {
+    /// The STS endpoint, once known (see [`StsError::at`]).
+    endpoint: Option<String>,
+    /// `DNS lookup failed for sts.invalid`, `connection refused`.
+    network: Option<String>,
+}
+
 /// An STS failure, with the parts that decide retries and diagnosis.
 #[derive(Debug)]
 pub struct StsError {
@@ -315,11 +324,9 @@ pub struct StsError {
     pub message: Option<String>,
     /// The HTTP status, when there was a response.
     pub status: Option<u16>,
-    /// The STS endpoint called, once known (see [`StsError::at`]).
-    pub endpoint: Option<String>,
-    /// What failed on the way, for network errors: `DNS lookup failed for
-    /// sts.invalid`, `connection refused`.
-    pub network: Option<String>,
+    /// Where the call went and what failed on the way; boxed, as it is
+    /// rare and the error travels by value.
+    reach: Option<Box<Reach>>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -336,23 +343,28 @@ impl StsError {
             code: code.map(str::to_owned),
             message: message.map(str::to_owned),
             status,
-            endpoint: None,
-            network: None,
+            reach: None,
             source: None,
         }
+    }
+
+    /// The STS endpoint called, once [`StsError::at`] named it.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.reach.as_ref().and_then(|r| r.endpoint.as_deref())
     }
 
     /// Names the endpoint the call went to, for the message.
     pub fn at(mut self, endpoint: impl Into<String>) -> Self {
         let endpoint = endpoint.into();
-        if self.network.as_deref() == Some("DNS lookup failed")
+        let reach = self.reach.get_or_insert_with(Box::default);
+        if reach.network.as_deref() == Some("DNS lookup failed")
             && let Some(host) = url::Url::parse(&endpoint)
                 .ok()
                 .and_then(|u| u.host_str().map(str::to_owned))
         {
-            self.network = Some(format!("DNS lookup failed for {host}"));
+            reach.network = Some(format!("DNS lookup failed for {host}"));
         }
-        self.endpoint = Some(endpoint);
+        reach.endpoint = Some(endpoint);
         self
     }
 
@@ -401,8 +413,12 @@ impl StsError {
             code,
             message,
             status,
-            endpoint: None,
-            network,
+            reach: network.map(|network| {
+                Box::new(Reach {
+                    endpoint: None,
+                    network: Some(network),
+                })
+            }),
             source: Some(Box::new(err)),
         }
     }
@@ -459,16 +475,16 @@ impl fmt::Display for StsError {
         match (self.kind, &self.code, &self.message) {
             (FailureKind::Service, Some(code), Some(message)) => write!(f, "{code}: {message}"),
             (FailureKind::Service, Some(code), None) => write!(f, "{code}"),
-            (FailureKind::Timeout, ..) => match &self.endpoint {
+            (FailureKind::Timeout, ..) => match self.endpoint() {
                 Some(endpoint) => write!(f, "STS at {endpoint} did not answer in time"),
                 None => write!(f, "STS did not answer in time"),
             },
             (FailureKind::Network, ..) => {
                 write!(f, "cannot reach STS")?;
-                if let Some(endpoint) = &self.endpoint {
+                if let Some(endpoint) = self.endpoint() {
                     write!(f, " at {endpoint}")?;
                 }
-                match &self.network {
+                match self.reach.as_ref().and_then(|r| r.network.as_deref()) {
                     Some(what) => write!(f, ": {what}"),
                     None => Ok(()),
                 }
