@@ -32,7 +32,8 @@ pub enum Command {
     ///
     /// Under GitHub Actions the keys are masked and written to GITHUB_ENV,
     /// and the account, ARN and expiry to GITHUB_OUTPUT. Elsewhere the
-    /// command prints `export` lines for `eval`.
+    /// command prints `export` lines for `eval`. With --cleanup it empties
+    /// them again instead.
     Credentials(Box<CredentialsArgs>),
 }
 

@@ -211,3 +211,32 @@ fn boolean_defaults_are_toolkit_booleans() {
         }
     }
 }
+
+/// Runs the `run` step's script as the runner would, with a stand-in
+/// binary that prints its arguments.
+fn run_step(command: &str) -> std::process::Output {
+    let action = action();
+    let script = step(&action, "run")["run"].as_str().unwrap().to_owned();
+    std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .env_clear()
+        .env("SLIPWAY_BIN", "/bin/echo")
+        .env("SLIPWAY_COMMAND", command)
+        .output()
+        .expect("bash runs")
+}
+
+#[test]
+fn command_cleanup_runs_credentials_cleanup() {
+    let out = run_step("credentials");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "credentials\n");
+    let out = run_step("cleanup");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "credentials --cleanup\n"
+    );
+    let out = run_step("cleanup\n::warning::x");
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("::warning::x"));
+}

@@ -188,6 +188,12 @@ pub fn diagnose(error: &StsError, claims: Option<&Claims>, role: &RoleArn) -> Op
             role.partition, role.account
         ));
     }
+    if cause == Cause::AudienceCondition {
+        also_check.push(format!(
+            "that the trust policy's sub condition admits `{}`",
+            claims.and_then(|c| c.sub.as_deref()).unwrap_or("")
+        ));
+    }
     let warning = (cause == Cause::PullRequestSub).then(|| pull_request_warning(claims));
     Some(Diagnosis {
         operation: "AssumeRoleWithWebIdentity",
@@ -295,8 +301,10 @@ fn cause(code: &str, message: &str, claims: &Claims, role: &RoleArn) -> (Cause, 
         return (
             Cause::AudienceCondition,
             format!(
-                "the token's aud is `{aud}`: the OIDC provider accepts it, but trust policies for GitHub check \
-                 `…:aud` against {expected_aud}: remove the `audience` input, or put `{aud}` in the condition"
+                "the token's aud is `{aud}`, not {expected_aud}: the OIDC provider accepts it, so it is the \
+                 trust policy that refused, and one whose `…:aud` condition names {expected_aud} (as GitHub's \
+                 and AWS's examples do) never matches: remove the `audience` input, or put `{aud}` in the \
+                 condition"
             ),
         );
     }

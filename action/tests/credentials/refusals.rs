@@ -256,8 +256,9 @@ async fn an_audience_the_provider_takes_but_the_policy_does_not_gets_a_statement
     assert!(!run.success);
     run.assert_stderr_has(&[
         "AccessDenied",
-        "Most likely cause: the token's aud is `sigstore`: the OIDC provider accepts it, but trust policies \
-         for GitHub check `…:aud` against sts.amazonaws.com",
+        "Most likely cause: the token's aud is `sigstore`, not sts.amazonaws.com: the OIDC provider accepts \
+         it, so it is the trust policy that refused",
+        "Also check: that the trust policy's sub condition admits `repo:acme/shop:ref:refs/heads/main`.",
     ]);
     apply(&sandbox, "slipway-deploy", printed_statement(&run.stderr));
     let run = step().run().await;
