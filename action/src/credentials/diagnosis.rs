@@ -284,11 +284,14 @@ fn cause(code: &str, message: &str, claims: &Claims, role: &RoleArn) -> (Cause, 
                  not signed by that issuer (a token copied from another issuer, or altered), or the \
                  provider {provider_arn} is registered for a URL whose keys differ from the token's iss"
             )
+        } else if lower.contains("not a valid jwt") {
+            "the web identity token is not a JWT: pass the ID token itself (not an access token, and \
+             not a truncated or re-encoded file)"
+                .to_owned()
         } else {
-            format!(
-                "check the IAM OIDC provider {provider_arn}: its URL must be exactly the token's iss \
-                 {iss}, and that issuer must serve its discovery document and keys"
-            )
+            // A lifetime or another check STS names itself: its own words
+            // are the most that can be said for sure.
+            "STS's message above says which check failed".to_owned()
         };
         return (
             Cause::InvalidToken,
@@ -670,6 +673,10 @@ mod tests {
             (
                 "No OpenIDConnect provider found in your account for https://x",
                 "has no IAM OIDC provider",
+            ),
+            (
+                "Token is not yet valid: current date/time 1 must be after the not-before date/time 2",
+                "STS's message above says which check failed",
             ),
         ] {
             let d = diagnose(&invalid(message), Some(&c), &role()).unwrap();
