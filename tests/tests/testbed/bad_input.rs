@@ -67,12 +67,17 @@ async fn malformed_sts_requests_get_query_protocol_errors() {
     let (status, code, _) = post_sts(&sandbox, "").await;
     assert_eq!((status, code.as_str()), (400, "MissingAction"));
 
-    let (status, code, message) = post_sts(&sandbox, "Action=AssumeRole&Version=2011-06-15").await;
+    let (status, code, message) =
+        post_sts(&sandbox, "Action=AssumeRoleWithSAML&Version=2011-06-15").await;
     assert_eq!((status, code.as_str()), (400, "InvalidAction"));
     assert_eq!(
         message,
-        "Could not find operation AssumeRole for version 2011-06-15"
+        "Could not find operation AssumeRoleWithSAML for version 2011-06-15"
     );
+
+    // AssumeRole exists, and must be signed.
+    let (status, code, _) = post_sts(&sandbox, "Action=AssumeRole&Version=2011-06-15").await;
+    assert_eq!((status, code.as_str()), (403, "MissingAuthenticationToken"));
 
     let (status, code, message) = post_sts(
         &sandbox,
