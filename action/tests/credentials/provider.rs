@@ -166,3 +166,48 @@ async fn a_failed_renewal_keeps_the_unexpired_session_and_is_tried_again() {
         .await
         .expect_err("no credentials past the end of the session");
 }
+
+#[tokio::test]
+async fn a_chained_session_is_renewed_by_assume_role_from_the_source_keys() {
+    use slipway_tests::{AwsTrust, Role};
+    let sandbox = sandbox().await;
+    sandbox.sts().add_role_in(
+        "210987654321",
+        Role::assumable_by(
+            "cross-deploy",
+            AwsTrust::assume_role("arn:aws:iam::123456789012:role/slipway-deploy"),
+        ),
+    );
+    // The first role's session, as an earlier step would leave it.
+    let source = exchange(&sandbox).assume().await.unwrap().credentials;
+    sandbox
+        .sts()
+        .set_credential_lifetime(Duration::from_secs(40));
+    let mut chained = exchange(&sandbox);
+    chained.tokens = TokenSource::Unused;
+    chained.role = RoleArn::parse("arn:aws:iam::210987654321:role/cross-deploy").unwrap();
+    chained.chain = Some(sts::Chain {
+        source,
+        external_id: None,
+        tags: Vec::new(),
+        transitive_tag_keys: Vec::new(),
+    });
+    let clock = ManualClock(Arc::new(Mutex::new(SystemTime::now())));
+    let provider = RefreshingCredentials::new(chained, SharedTimeSource::new(clock.clone()));
+    let first = provider.provide_credentials().await.unwrap();
+    clock.advance(Duration::from_secs(31));
+    let renewed = provider.provide_credentials().await.unwrap();
+    assert_ne!(first.access_key_id(), renewed.access_key_id());
+    let records = sandbox.sts().assume_records();
+    assert_eq!(
+        records
+            .iter()
+            .map(|r| r.action.as_str())
+            .collect::<Vec<_>>(),
+        ["AssumeRoleWithWebIdentity", "AssumeRole", "AssumeRole"]
+    );
+    assert_eq!(sandbox.oidc().tokens_issued(), 1, "no token for the chain");
+    let config = sts::config(sandbox.region(), Some(&sandbox.sts_endpoint()));
+    let identity = sts::caller_identity(&config, &renewed).await.unwrap();
+    assert_eq!(identity.account, "210987654321");
+}
