@@ -1,5 +1,7 @@
 //! The `files` entries: what Install copies where.
 
+use std::path::{Component, Path};
+
 use super::{FILE_KEYS, Reader};
 use crate::appspec::FileMapping;
 use crate::yaml::Node;
@@ -17,6 +19,19 @@ impl Reader<'_> {
                 destination_node.pos,
                 format!("`destination: {destination}` is not an absolute path"),
                 Some("the destination is a directory on the host, such as /srv/app".into()),
+            );
+            return None;
+        }
+        if Path::new(&destination)
+            .components()
+            .any(|c| c == Component::ParentDir)
+        {
+            // The agent makes each missing ancestor as written, `..`
+            // included, and so tries to make a directory that exists.
+            self.error(
+                destination_node.pos,
+                format!("`destination: {destination}` has a `..`, which fails Install"),
+                Some("write the directory without `..`".into()),
             );
             return None;
         }

@@ -173,6 +173,14 @@ impl Reader<'_> {
                 return Some(None);
             }
             Value::Int(t) if raw == t.to_string() => *t,
+            Value::Int(t) if raw.replace('_', "") == t.to_string() => {
+                self.warning(
+                    n.pos,
+                    format!("`timeout: {raw}` is {t} s to the agent"),
+                    Some(format!("write: timeout: {t}")),
+                );
+                *t
+            }
             Value::Int(t) => {
                 let how = if raw.contains(':') {
                     "sexagesimal (base 60)"
@@ -271,6 +279,17 @@ impl Reader<'_> {
                 self.error(
                     n.pos,
                     format!("`runas: {raw}` fails the hook: the agent runs `su {raw}`, which needs a user name"),
+                    Some("write the user's name, such as runas: www-data".into()),
+                );
+                None
+            }
+            Value::Str(s)
+                if !s.trim().is_empty() && s.trim().bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                let raw = self.shown(n);
+                self.error(
+                    n.pos,
+                    format!("`runas: {raw}` fails the hook: the agent runs `su {}`, which needs a user name", s.trim()),
                     Some("write the user's name, such as runas: www-data".into()),
                 );
                 None

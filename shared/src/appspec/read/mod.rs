@@ -48,13 +48,21 @@ pub fn parse(file: &Path, text: &str) -> Parsed {
     let mut problems = Vec::new();
     let text = match text.strip_prefix('\u{feff}') {
         Some(rest) => {
-            problems.push(
-                Problem::error(
-                    file,
-                    Pos { line: 1, column: 1 },
+            let lines = rest.lines().filter(|l| !l.trim().is_empty()).count();
+            let (problem, message): (fn(&Path, Pos, String) -> Problem, _) = if lines > 1 {
+                (
+                    |f, p, m| Problem::error(f, p, m),
                     "the file starts with a byte-order mark: the agent's YAML reader counts it as indentation and reads only line 1",
                 )
-                .with_hint("save the file as UTF-8 without a BOM"),
+            } else {
+                (
+                    |f, p, m| Problem::warning(f, p, m),
+                    "the file starts with a byte-order mark: the agent's YAML reader counts it as indentation, so only a one-line appspec survives it",
+                )
+            };
+            problems.push(
+                problem(file, Pos { line: 1, column: 1 }, message.to_owned())
+                    .with_hint("save the file as UTF-8 without a BOM"),
             );
             rest
         }

@@ -63,7 +63,11 @@ impl Reader<'_> {
         };
         let owner = fields.get("owner").and_then(|n| self.account(n, "owner"));
         let group = fields.get("group").and_then(|n| self.account(n, "group"));
-        let mode = fields.get("mode").and_then(|n| self.mode(n));
+        // An empty mode is unset to the agent, as templates leave it.
+        let mode = fields
+            .get("mode")
+            .filter(|n| !matches!(n.value, Value::Null))
+            .and_then(|n| self.mode(n));
         let acls = fields
             .get("acls")
             .map(|n| {
@@ -106,6 +110,15 @@ impl Reader<'_> {
                 self.error(
                     node.pos,
                     format!("`{field}: {raw}` fails Install: the agent looks the {field} up by name, and a number is not one"),
+                    Some(format!("write the {field}'s name, such as {field}: www-data")),
+                );
+                None
+            }
+            Value::Str(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                let raw = self.shown(node);
+                self.error(
+                    node.pos,
+                    format!("`{field}: {raw}` fails Install: the agent looks the {field} up by name, and no {field} is named {s}"),
                     Some(format!("write the {field}'s name, such as {field}: www-data")),
                 );
                 None
