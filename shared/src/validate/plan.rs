@@ -98,14 +98,23 @@ impl Plan {
     pub fn copy(&mut self, pos: Pos, source: &Path, destination: &Path) {
         let destination = normal(destination);
         if let Some(first) = self.copies.get(&destination) {
-            self.problems.push((
-                pos,
+            let message = if first == source {
+                format!(
+                    "`files` copies {} to {} twice",
+                    source.display(),
+                    destination.display()
+                )
+            } else {
                 format!(
                     "`files` puts both {} and {} at {}",
                     first.display(),
                     source.display(),
                     destination.display()
-                ),
+                )
+            };
+            self.problems.push((
+                pos,
+                message,
                 "CodeDeploy refuses two sources for one destination; change a destination or narrow a source".into(),
             ));
             return;

@@ -184,6 +184,10 @@ impl Reader<'_> {
             Value::Int(t) => {
                 let how = if raw.contains(':') {
                     "sexagesimal (base 60)"
+                } else if raw.to_ascii_lowercase().contains("0x") {
+                    "hex"
+                } else if raw.to_ascii_lowercase().contains("0b") {
+                    "binary"
                 } else if raw.starts_with(['0', '+', '-'])
                     && raw.len() > 1
                     && !raw.starts_with("0x")

@@ -93,6 +93,15 @@ pub fn parse(file: &Path, text: &str) -> Parsed {
             );
         }
     }
+    // The tree the parser builds from a merge key is not the agent's; its
+    // other problems would be about keys the writer never wrote.
+    if problems.iter().any(|p| p.message.contains("merge key")) {
+        problems.sort_by_key(|p| (p.line, p.column));
+        return Parsed {
+            appspec: None,
+            problems,
+        };
+    }
     let mut r = Reader {
         file: file.to_owned(),
         text: first,
@@ -344,7 +353,7 @@ impl<'t> Reader<'t> {
                 self.error(
                     node.pos,
                     format!("`{field}` is empty"),
-                    Some(format!("give `{field}` a value, or remove it")),
+                    Some(format!("give `{field}` a value")),
                 );
                 None
             }
@@ -427,6 +436,14 @@ impl<'t> Reader<'t> {
             }
             _ => false,
         };
+        if matches!(node.value, Value::Null) {
+            self.error(
+                node.pos,
+                "`version` is empty; the only version is 0.0",
+                Some("write: version: 0.0".into()),
+            );
+            return;
+        }
         if !ok {
             let raw = self.shown(node);
             self.error(
