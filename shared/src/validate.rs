@@ -483,6 +483,68 @@ mod tests {
     }
 
     #[test]
+    fn a_hook_symlinked_out_of_the_bundle_is_refused() {
+        let dir = bundle(
+            "version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n    - location: scripts/start\n",
+        );
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("start");
+        fs::write(&target, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::create_dir(dir.path().join("scripts")).unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("scripts/start")).unwrap();
+        let report = check_bundle(dir.path()).unwrap();
+        assert_eq!(report.error_count(), 1, "{:?}", report.problems);
+        assert!(
+            report.problems[0]
+                .message
+                .contains("points outside the bundle (through a symlink"),
+            "{:?}",
+            report.problems
+        );
+    }
+
+    #[test]
+    fn a_symlinked_directory_inside_the_bundle_is_walked_as_the_agent_walks_it() {
+        let dir = bundle(
+            "version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: /srv/a\n  - source: app/static\n    destination: /srv/a/assets\n",
+        );
+        fs::create_dir_all(dir.path().join("app/static")).unwrap();
+        fs::write(dir.path().join("app/static/site.css"), "").unwrap();
+        std::os::unix::fs::symlink("static", dir.path().join("app/assets")).unwrap();
+        let report = check_bundle(dir.path()).unwrap();
+        assert_eq!(report.error_count(), 1, "{:?}", report.problems);
+        assert!(
+            report.problems[0]
+                .message
+                .contains("/srv/a/assets/site.css")
+        );
+    }
+
+    #[test]
+    fn an_unreadable_directory_is_reported_not_skipped() {
+        let dir =
+            bundle("version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: /srv\n");
+        let locked = dir.path().join("app/locked");
+        fs::create_dir_all(&locked).unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+        let readable_anyway = fs::read_dir(&locked).is_ok();
+        let report = check_bundle(dir.path()).unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
+        if readable_anyway {
+            // Running as root: nothing is unreadable, and nothing is reported.
+            assert_eq!(report.error_count(), 0, "{:?}", report.problems);
+            return;
+        }
+        assert_eq!(report.error_count(), 1, "{:?}", report.problems);
+        assert!(
+            report.problems[0]
+                .message
+                .contains("cannot read app/locked")
+        );
+    }
+
+    #[test]
     fn a_leading_slash_is_relative_to_the_bundle() {
         let dir =
             bundle("version: 0.0\nos: linux\nfiles:\n  - source: /app\n    destination: /srv\n");

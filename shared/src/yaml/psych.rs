@@ -175,12 +175,12 @@ fn sign(s: &str) -> (bool, &str) {
 fn float(s: &str) -> Option<f64> {
     let (negative, body) = sign(s);
     let (int, rest) = body.split_once('.')?;
-    if !int.is_empty()
-        && !(int.starts_with(|c: char| c.is_ascii_digit())
+    let int_ok = int.is_empty()
+        || (int.starts_with(|c: char| c.is_ascii_digit())
             && int
                 .bytes()
-                .all(|b| b.is_ascii_digit() || b == b'_' || b == b','))
-    {
+                .all(|b| b.is_ascii_digit() || b == b'_' || b == b','));
+    if !int_ok {
         return None;
     }
     let frac_len = rest.bytes().take_while(u8::is_ascii_digit).count();
