@@ -350,14 +350,9 @@ impl Tree<'_> {
                 // The agent walks a symlinked directory as its own: it must
                 // stay inside the bundle.
                 if let Err(outside) = self.confined(&p) {
-                    let rel = p
-                        .strip_prefix(self.root)
-                        .unwrap_or(&p)
-                        .display()
-                        .to_string();
                     self.error(
                         mapping.pos,
-                        format!("`files` source `{}` holds {rel}, a symlink to a directory outside the bundle{outside}", mapping.source),
+                        format!("`files` source `{}` reaches outside the bundle{outside}", mapping.source),
                         "the agent copies what a symlinked directory points to; replace the link with the files",
                     );
                     continue;
@@ -378,7 +373,22 @@ impl Tree<'_> {
         let root = fs::canonicalize(self.root).unwrap_or_else(|_| self.root.to_owned());
         match fs::canonicalize(path) {
             Ok(real) if real.starts_with(&root) => Ok(()),
-            Ok(real) => Err(format!(" (through a symlink, to {})", real.display())),
+            Ok(real) => {
+                // Name the link as written, which is what the writer can
+                // fix, rather than where the host's own links lead.
+                let link = path
+                    .ancestors()
+                    .take_while(|p| p.starts_with(self.root) && *p != self.root)
+                    .find_map(|p| fs::read_link(p).ok().map(|t| (p.to_owned(), t)));
+                Err(match link {
+                    Some((at, to)) => format!(
+                        " ({} is a symlink to {})",
+                        at.strip_prefix(self.root).unwrap_or(&at).display(),
+                        to.display()
+                    ),
+                    None => format!(" (through a symlink, to {})", real.display()),
+                })
+            }
             // Missing: reported by the caller as not in the bundle.
             Err(_) => Ok(()),
         }
@@ -498,7 +508,7 @@ mod tests {
         assert!(
             report.problems[0]
                 .message
-                .contains("points outside the bundle (through a symlink"),
+                .contains("points outside the bundle (scripts/start is a symlink to "),
             "{:?}",
             report.problems
         );
