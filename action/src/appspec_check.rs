@@ -13,9 +13,21 @@ use crate::{Error, Result};
 ///
 /// Returns whether the appspec is free of errors (warnings don't count).
 pub fn run(dir: &Path, actions: bool, out: &mut dyn Write) -> Result<bool> {
-    let report = validate::check_bundle(dir).map_err(|source| Error::AppspecCheck {
-        dir: dir.to_owned(),
-        source,
+    run_named(dir, None, actions, out)
+}
+
+/// As [`run`], for a deployment whose AppSpecFilename is `appspec_filename`.
+pub fn run_named(
+    dir: &Path,
+    appspec_filename: Option<&str>,
+    actions: bool,
+    out: &mut dyn Write,
+) -> Result<bool> {
+    let report = validate::check_bundle_named(dir, appspec_filename).map_err(|source| {
+        Error::AppspecCheck {
+            dir: dir.to_owned(),
+            source,
+        }
     })?;
     for problem in &report.problems {
         writeln!(out, "{problem}").map_err(Error::Output)?;

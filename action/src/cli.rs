@@ -46,6 +46,10 @@ pub enum AppspecCommand {
         /// The bundle's root directory.
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// The deployment's AppSpecFilename, when it is not appspec.yml:
+        /// the hook steps on the host read only this file.
+        #[arg(long)]
+        appspec_filename: Option<String>,
     },
 }
 
@@ -155,7 +159,7 @@ mod tests {
     #[test]
     fn appspec_check_defaults_to_the_current_directory() {
         let cli = Cli::try_parse_from(["slipway", "appspec", "check"]).unwrap();
-        let Command::Appspec(AppspecCommand::Check { dir }) = cli.command else {
+        let Command::Appspec(AppspecCommand::Check { dir, .. }) = cli.command else {
             panic!("not appspec check");
         };
         assert_eq!(dir, PathBuf::from("."));
@@ -164,7 +168,7 @@ mod tests {
     #[test]
     fn appspec_check_takes_a_directory() {
         let cli = Cli::try_parse_from(["slipway", "appspec", "check", "appspec/"]).unwrap();
-        let Command::Appspec(AppspecCommand::Check { dir }) = cli.command else {
+        let Command::Appspec(AppspecCommand::Check { dir, .. }) = cli.command else {
             panic!("not appspec check");
         };
         assert_eq!(dir, PathBuf::from("appspec/"));

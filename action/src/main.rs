@@ -58,9 +58,13 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
 
 fn run(cli: Cli, env: &Env) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Appspec(AppspecCommand::Check { dir }) => {
-            let clean = slipway_action::appspec_check::run(
+        Command::Appspec(AppspecCommand::Check {
+            dir,
+            appspec_filename,
+        }) => {
+            let clean = slipway_action::appspec_check::run_named(
                 &dir,
+                appspec_filename.as_deref(),
                 env.is_actions(),
                 &mut std::io::stdout().lock(),
             )?;

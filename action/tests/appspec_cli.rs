@@ -89,3 +89,17 @@ fn a_missing_directory_exits_three_naming_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/bundle"), "{err}");
 }
+
+#[test]
+fn a_bundle_with_only_appspec_yaml_passes_when_the_deployment_names_it() {
+    let dir = fixture("invalid/appspec-yaml-only");
+    assert_eq!(check(&dir, false).status.code(), Some(1));
+    let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["appspec", "check", "--appspec-filename", "appspec.yaml"])
+        .arg(&dir)
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "appspec.yaml: ok\n");
+}

@@ -4,12 +4,14 @@
 //!
 //! # Layout
 //! - [`appspec`]: the appspec model, read as CodeDeploy reads it.
-//! - [`validate`]: checks a bundle's appspec against its tree.
+//! - [`validate`]: checks a bundle's appspec against its tree, planning
+//!   Install as the official agent does.
 //! - [`lifecycle`]: lifecycle events and their order.
 //! - [`bundle`]: the bundle types (tar, tgz, zip).
 //! - [`diagnostics`]: the error codes 0–7 and the diagnostics payload.
 //! - [`problem`]: a located problem, and a bundle's report.
-//! - [`yaml`]: YAML as a tree of located nodes.
+//! - [`yaml`]: YAML as a tree of located nodes, plain scalars typed as the
+//!   official agent's reader (Ruby's Psych 4, YAML 1.1) types them.
 //! - [`error`]: the crate's error type.
 
 #![deny(missing_docs)]

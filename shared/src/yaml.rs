@@ -12,6 +12,10 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::options::DuplicateKeyPolicy;
 use serde_saphyr::{Options, Spanned};
 
+mod psych;
+
+pub use psych::{Plain, resolve as resolve_plain};
+
 /// A position in the source: 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Pos {
@@ -71,8 +75,11 @@ impl Value {
 pub struct SyntaxError {
     /// Where the parser stopped.
     pub pos: Pos,
-    /// The parser's own words, without its snippet.
+    /// The parser's own words, without its snippet, or ours where the
+    /// host's reader (Psych 4) refuses what the parser accepts.
     pub message: String,
+    /// How to fix it, when we know.
+    pub hint: Option<String>,
 }
 
 impl fmt::Display for SyntaxError {
@@ -88,7 +95,8 @@ fn options() -> Options {
     serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_depth: 32,
-            max_aliases: 64,
+            // Psych 4, the agent's reader, refuses every alias.
+            max_aliases: 0,
             max_anchors: 256,
             max_events: 20_000,
         },
@@ -96,7 +104,8 @@ fn options() -> Options {
     }
 }
 
-/// Parses `text` into a located tree.
+/// Parses `text` into a located tree, typing plain scalars as the agent's
+/// YAML reader (Psych 4, YAML 1.1) types them.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let raw: Spanned<Raw> = serde_saphyr::from_str_with_options(text, options()).map_err(|e| {
         let pos = e
@@ -106,34 +115,154 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 column: l.column(),
             })
             .unwrap_or_default();
-        SyntaxError {
-            pos,
-            message: first_line(&e.to_string()),
-        }
+        let (message, hint) = first_line(&e.to_string());
+        SyntaxError { pos, message, hint }
     })?;
-    Ok(raw.into())
+    convert(raw, text)
+}
+
+/// The first YAML document of `text`, and where a second one with content
+/// starts, if any. Psych's `YAML.load`, which the agent calls, returns the
+/// first document and drops the rest; an empty trailing document (a lone
+/// `---` at the end, as templates leave) is nothing to report.
+pub fn first_document(text: &str) -> (&str, Option<Pos>) {
+    let is_marker = |line: &str, m: &str| {
+        line.strip_prefix(m)
+            .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t', '\r']))
+    };
+    let has_content = |line: &str| {
+        let t = line.trim();
+        !t.is_empty() && !t.starts_with('#')
+    };
+    let mut offset = 0;
+    let mut started = false;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        let start = is_marker(bare, "---");
+        let end = is_marker(bare, "...");
+        if start && !started {
+            started = true;
+        } else if start || end {
+            let rest = &text[offset + line.len()..];
+            let after_marker = bare.get(3..).unwrap_or_default();
+            let more = has_content(after_marker)
+                || rest
+                    .lines()
+                    .any(|l| has_content(l) && !is_marker(l, "---") && !is_marker(l, "..."));
+            let pos = more.then_some(Pos {
+                line: i as u64 + 1,
+                column: 1,
+            });
+            return (&text[..offset], pos);
+        } else if has_content(bare) && !bare.starts_with('%') {
+            started = true;
+        }
+        offset += line.len();
+    }
+    (text, None)
 }
 
 /// The parser's message in our words where its own are about its
 /// internals, and otherwise without the position and snippet it adds: we
 /// print our own position, and the snippet would repeat the file.
-fn first_line(message: &str) -> String {
+fn first_line(message: &str) -> (String, Option<String>) {
     let line = message.lines().next().unwrap_or_default().trim();
     let line = line.strip_prefix("error: ").unwrap_or(line);
     let line = match line.strip_prefix("line ") {
         Some(rest) => rest.split_once(": ").map_or(rest, |(_, after)| after),
         None => line,
     };
-    if line.starts_with("budget breached") {
-        "the document expands past the parser's limits (too many aliases or nodes)".to_owned()
-    } else if line.starts_with("recursion limit exceeded") {
-        "the document is nested too deeply".to_owned()
+    let hint = |h: &str| Some(h.to_owned());
+    if line.contains("alias") {
+        (
+            "an alias (`*name`): the agent's YAML reader (Psych 4) refuses every alias".to_owned(),
+            hint("write the value out in full; merge keys (`<<: *name`) are aliases too"),
+        )
+    } else if line.contains("depth") || line.starts_with("recursion limit exceeded") {
+        (
+            "the document is nested more than 32 levels deep".to_owned(),
+            hint("an appspec is at most five levels deep; check the indentation"),
+        )
+    } else if line.starts_with("budget breached") {
+        (
+            "the document has more nodes than the parser's limit".to_owned(),
+            hint("an appspec has at most a few hundred entries"),
+        )
+    } else if line.contains("from_str_multiple") || line.contains("multiple documents") {
+        (
+            "the file holds more than one YAML document; the agent reads only the first".to_owned(),
+            hint("remove the `---` line and what follows it, or merge the documents"),
+        )
+    } else if line.contains("duplicate") {
+        (
+            line.split(", set DuplicateKeyPolicy")
+                .next()
+                .unwrap_or(line)
+                .to_owned(),
+            hint("each key may appear once per mapping; merge or delete the repeat"),
+        )
     } else {
-        line.split(", set DuplicateKeyPolicy")
-            .next()
-            .unwrap_or(line)
-            .to_owned()
+        (line.to_owned(), None)
     }
+}
+
+/// The tree of `raw`, each plain scalar retyped as Psych types it. Psych
+/// refuses dates and times, so one of those fails the whole document, as
+/// it does on the host.
+fn convert(s: Spanned<Raw>, text: &str) -> Result<Node, SyntaxError> {
+    let loc = s.referenced;
+    let span = loc.span();
+    let span = match (span.byte_offset(), span.byte_len()) {
+        (Some(start), Some(len)) => Some((start as usize, (start + len) as usize)),
+        _ => None,
+    };
+    let pos = Pos {
+        line: loc.line(),
+        column: loc.column(),
+    };
+    let source = span.and_then(|(a, b)| text.get(a..b));
+    let value = match s.value {
+        Raw::Seq(items) => Value::Seq(
+            items
+                .into_iter()
+                .map(|n| convert(n, text))
+                .collect::<Result<_, _>>()?,
+        ),
+        Raw::Map(entries) => Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| Ok((convert(k, text)?, convert(v, text)?)))
+                .collect::<Result<_, SyntaxError>>()?,
+        ),
+        scalar => match source.filter(|s| is_plain(s)) {
+            Some(plain) => match psych::resolve(plain) {
+                Plain::Null => Value::Null,
+                Plain::Bool(b) => Value::Bool(b),
+                Plain::Int(i) => Value::Int(i),
+                Plain::Float(x) => Value::Float(x),
+                Plain::Str(s) => Value::Str(s),
+                Plain::Timestamp => {
+                    return Err(SyntaxError {
+                        pos,
+                        message: format!(
+                            "`{plain}` is an unquoted date: the agent's YAML reader (Psych 4) refuses to load dates and times"
+                        ),
+                        hint: Some(format!("quote it: \"{plain}\"")),
+                    });
+                }
+            },
+            None => scalar.into_value(),
+        },
+    };
+    Ok(Node { pos, span, value })
+}
+
+/// Whether `source` is a plain scalar on one line: quoted, block, tagged
+/// and multi-line scalars keep the parser's reading.
+fn is_plain(source: &str) -> bool {
+    !source.is_empty()
+        && !source.contains('\n')
+        && !source.starts_with(['"', '\'', '|', '>', '!', '&', '*'])
 }
 
 /// The serde face of [`Node`]: deserialized through `Spanned` so that every
@@ -148,35 +277,16 @@ enum Raw {
     Map(Vec<(Spanned<Raw>, Spanned<Raw>)>),
 }
 
-impl From<Spanned<Raw>> for Node {
-    fn from(s: Spanned<Raw>) -> Self {
-        let loc = s.referenced;
-        let span = loc.span();
-        let span = match (span.byte_offset(), span.byte_len()) {
-            (Some(start), Some(len)) => Some((start as usize, (start + len) as usize)),
-            _ => None,
-        };
-        let value = match s.value {
+impl Raw {
+    fn into_value(self) -> Value {
+        match self {
             Raw::Null => Value::Null,
             Raw::Bool(b) => Value::Bool(b),
             Raw::Int(i) => Value::Int(i),
             Raw::Float(x) => Value::Float(x),
             Raw::Str(s) => Value::Str(s),
-            Raw::Seq(items) => Value::Seq(items.into_iter().map(Node::from).collect()),
-            Raw::Map(entries) => Value::Map(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (Node::from(k), Node::from(v)))
-                    .collect(),
-            ),
-        };
-        Node {
-            pos: Pos {
-                line: loc.line(),
-                column: loc.column(),
-            },
-            span,
-            value,
+            // Collections are converted by `convert`, which keeps positions.
+            Raw::Seq(_) | Raw::Map(_) => Value::Null,
         }
     }
 }
@@ -318,6 +428,51 @@ mod tests {
     fn deep_nesting_is_refused() {
         let text = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert!(parse(&text).is_err());
+    }
+
+    #[test]
+    fn only_the_first_document_counts() {
+        assert_eq!(first_document("a: 1\n---\n"), ("a: 1\n", None));
+        assert_eq!(first_document("---\na: 1\n"), ("---\na: 1\n", None));
+        assert_eq!(
+            first_document("a: 1\n---\nb: 2\n"),
+            ("a: 1\n", Some(Pos { line: 2, column: 1 }))
+        );
+        assert_eq!(first_document("a: 1\n...\n"), ("a: 1\n", None));
+    }
+
+    #[test]
+    fn plain_scalars_are_typed_as_psych_types_them() {
+        let n = parse("a: yes\nb: y\nc: 0644\nd: 1:30\ne: 0e0\nf: '0644'\n").unwrap();
+        let values: Vec<&Value> = map(&n).iter().map(|(_, v)| &v.value).collect();
+        assert_eq!(
+            values,
+            [
+                &Value::Bool(true),
+                &Value::Str("y".into()),
+                &Value::Int(420),
+                &Value::Int(5400),
+                &Value::Str("0e0".into()),
+                &Value::Str("0644".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn aliases_and_dates_are_refused_as_psych_refuses_them() {
+        assert!(
+            parse("a: &x 1\nb: *x\n")
+                .unwrap_err()
+                .message
+                .contains("alias")
+        );
+        assert!(parse("a: &x 1\n").is_ok());
+        assert!(
+            parse("a: 2024-01-31\n")
+                .unwrap_err()
+                .message
+                .contains("date")
+        );
     }
 
     #[test]

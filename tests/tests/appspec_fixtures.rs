@@ -3,7 +3,11 @@
 //! Each fixture is a bundle directory with an `expected` file: the first
 //! line of every problem `slipway appspec check` must print, in order.
 //! `invalid/` fixtures must have at least one error; `valid/` ones none
-//! (warnings allowed: AWS's own examples earn some).
+//! (warnings allowed: AWS's own examples earn some). An `agent` file says
+//! what the official agent v1.8.1 did with the same bundle, measured by a
+//! differential harness kept outside the repository; where its verdict and
+//! ours differ, a `kept:` line says why. An `appspec-filename` file names
+//! the deployment's AppSpecFilename.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -23,9 +27,14 @@ fn fixtures(kind: &str) -> Vec<PathBuf> {
     dirs
 }
 
+fn check(dir: &Path) -> slipway_shared::problem::Report {
+    let named = fs::read_to_string(dir.join("appspec-filename")).ok();
+    validate::check_bundle_named(dir, named.as_deref().map(str::trim)).unwrap()
+}
+
 /// The first line of each problem, as the CLI prints it.
 fn problem_lines(dir: &Path) -> Vec<String> {
-    let report = validate::check_bundle(dir).unwrap();
+    let report = check(dir);
     report
         .problems
         .iter()
@@ -48,7 +57,7 @@ fn every_invalid_fixture_gives_its_expected_messages_and_lines() {
     assert!(dirs.len() >= 25, "only {} invalid fixtures", dirs.len());
     let mut failures = Vec::new();
     for dir in &dirs {
-        let report = validate::check_bundle(dir).unwrap();
+        let report = check(dir);
         if report.error_count() == 0 {
             failures.push(format!("{}: no error reported", dir.display()));
         }
@@ -73,7 +82,7 @@ fn every_valid_fixture_has_no_errors() {
     let dirs = fixtures("valid");
     assert!(!dirs.is_empty());
     for dir in &dirs {
-        let report = validate::check_bundle(dir).unwrap();
+        let report = check(dir);
         let errors: Vec<_> = report
             .problems
             .iter()
@@ -88,6 +97,47 @@ fn every_valid_fixture_has_no_errors() {
         );
         assert_eq!(problem_lines(dir), expected_lines(dir), "{}", dir.display());
     }
+}
+
+#[test]
+fn every_fixture_says_what_the_official_agent_does_and_why_a_disagreement_stays() {
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for (kind, dirs) in [
+        ("valid", fixtures("valid")),
+        ("invalid", fixtures("invalid")),
+    ] {
+        for dir in dirs {
+            count += 1;
+            let Ok(note) = fs::read_to_string(dir.join("agent")) else {
+                failures.push(format!("{}: no `agent` note", dir.display()));
+                continue;
+            };
+            let agent_deploys = note
+                .lines()
+                .next()
+                .is_some_and(|l| l.ends_with(": deploys"));
+            let agrees = agent_deploys == (kind == "valid");
+            let kept = note
+                .lines()
+                .any(|l| l.starts_with("kept: ") && l.len() > 20);
+            if !agrees && !kept {
+                failures.push(format!(
+                    "{}: the official agent {} it, and no `kept:` line says why Slipway differs",
+                    dir.display(),
+                    if agent_deploys { "deploys" } else { "fails" }
+                ));
+            }
+            if agrees && kept {
+                failures.push(format!(
+                    "{}: a `kept:` line where the verdicts agree",
+                    dir.display()
+                ));
+            }
+        }
+    }
+    assert!(count >= 150, "only {count} fixtures");
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The appspec of an EC2/on-premises deployment, read as CodeDeploy reads it.
 //!
 //! # Layout
-//! - [`read`]: YAML text to [`AppSpec`], collecting every problem.
+//! - [`read`]: YAML text to [`AppSpec`], collecting every problem; split into
+//!   the top level, `files`, `permissions`, `hooks` and typo suggestions.
 //! - [`values`]: the small languages inside permissions (mode, ACL, SELinux range).
 //! - [`locate`]: which file in a bundle is the appspec.
 
