@@ -8,7 +8,7 @@ use slipway_shared::diagnostics::ErrorCode;
 
 use super::envelope::Envelope;
 use super::orchestrator::{self, CompleteError, Simulation};
-use super::server::AwsError;
+use super::server::{AwsError, strip_nulls};
 use super::state::{CommandPhase, Diagnostics, HostCommand, State, Status};
 use crate::credentials::IssuedCredential;
 
@@ -34,7 +34,7 @@ pub async fn dispatch(
         "PutHostCommandAcknowledgement" => sim.with_state(|st| acknowledge(st, &input, caller)),
         "PostHostCommandUpdate" => sim.with_state(|st| update(st, &input, caller)),
         "PutHostCommandComplete" => complete(sim, &input, caller),
-        _ => Err(AwsError::new("UnknownOperationException", "")),
+        _ => Err(AwsError::unknown_operation(op)),
     }
 }
 
@@ -86,7 +86,7 @@ async fn poll(sim: &Arc<Simulation>, input: &Value, caller: &str) -> Output {
                     "HostCommandIdentifier": c.id,
                     "HostIdentifier": c.host_identifier,
                     "DeploymentExecutionId": c.execution_id,
-                    "CommandName": c.name,
+                    "CommandName": c.event.name(),
                     "Nonce": c.nonce,
                 }})
             }))
@@ -152,7 +152,7 @@ fn spec_json(st: &State, deployment_id: &str) -> Option<Value> {
             }
         })
     };
-    let mut spec = json!({
+    let spec = json!({
         "DeploymentId": d.id,
         "DeploymentGroupId": d.group_id,
         "DeploymentGroupName": d.group_name,
@@ -164,15 +164,7 @@ fn spec_json(st: &State, deployment_id: &str) -> Option<Value> {
         }},
         "Revision": revision,
     });
-    strip_nulls_in_place(&mut spec);
-    Some(spec)
-}
-
-fn strip_nulls_in_place(v: &mut Value) {
-    if let Value::Object(map) = v {
-        map.retain(|_, v| !v.is_null());
-        map.values_mut().for_each(strip_nulls_in_place);
-    }
+    Some(strip_nulls(spec))
 }
 
 /// The deployment and target an execution id names: the simulator makes

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
 
+use slipway_shared::lifecycle::LifecycleEvent as Event;
 use tokio::sync::Notify;
 
 use super::configs::MinimumHealthy;
@@ -67,6 +68,7 @@ impl Simulation {
             config.host_timeout,
         );
         state.deployment_timeout = config.deployment_timeout;
+        state.page_size = config.page_size.max(1);
         Ok(Simulation {
             state: Mutex::new(state),
             settings: Settings {
@@ -288,7 +290,7 @@ fn minimum_healthy(st: &State, id: &str) -> MinimumHealthy {
     st.deployments
         .get(id)
         .and_then(|d| st.configs.get(&d.config_name))
-        .map(|c| c.minimum_healthy)
+        .and_then(|c| c.rule.minimum_healthy())
         .unwrap_or(MinimumHealthy::MostConcurrency)
 }
 
@@ -379,8 +381,15 @@ fn skip_target(t: &mut super::state::Target, now: SystemTime) {
         .iter_mut()
         .filter(|e| matches!(e.status, Status::Pending))
     {
-        e.status = Status::Skipped;
+        skip_event(e, now);
     }
+}
+
+/// Skips `e`. AWS shows a skipped event with the time it was passed over
+/// as its end.
+fn skip_event(e: &mut super::state::LifecycleEvent, now: SystemTime) {
+    e.status = Status::Skipped;
+    e.end = Some(now);
 }
 
 fn start_target(st: &mut State, id: &str, index: usize, effects: &mut Effects) {
@@ -391,8 +400,14 @@ fn start_target(st: &mut State, id: &str, index: usize, effects: &mut Effects) {
     t.status = Status::InProgress;
     t.last_updated = now;
     if first_time {
-        // The agent has no earlier revision to stop.
-        t.events[0].status = Status::Skipped;
+        // The agent has no earlier revision to run these from.
+        for e in t
+            .events
+            .iter_mut()
+            .filter(|e| e.event.uses_previous_revision())
+        {
+            skip_event(e, now);
+        }
     }
     send_next_event(st, id, index, effects);
 }
@@ -430,7 +445,7 @@ fn send_next_event(st: &mut State, id: &str, index: usize, effects: &mut Effects
         execution_id: format!("{account}/{region}/{id}/{index}"),
         target_index: index,
         event_index: event,
-        name: t.events[event].name,
+        event: t.events[event].event,
         nonce,
         phase: CommandPhase::Queued,
     };
@@ -446,7 +461,7 @@ fn ignored_failure_only(t: &super::state::Target, ignore: bool) -> bool {
         && t.events
             .iter()
             .filter(|e| e.status == Status::Failed)
-            .all(|e| e.name == "ApplicationStop")
+            .all(|e| e.event == Event::ApplicationStop)
 }
 
 /// Why a command could not be completed.
@@ -540,7 +555,7 @@ fn settle_command(
     e.end = Some(now);
     e.diagnostics = Some(diagnostics);
     t.last_updated = now;
-    let carry_on = succeeded || (ignore && e.name == "ApplicationStop");
+    let carry_on = succeeded || (ignore && e.event == Event::ApplicationStop);
     if carry_on {
         send_next_event(st, &id, index, &mut effects);
     } else {
@@ -558,7 +573,7 @@ fn fail_target(st: &mut State, id: &str, index: usize, now: SystemTime) {
     t.status = Status::Failed;
     t.last_updated = now;
     for e in t.events.iter_mut().filter(|e| e.status == Status::Pending) {
-        e.status = Status::Skipped;
+        skip_event(e, now);
     }
 }
 
@@ -742,7 +757,10 @@ mod tests {
     use serde_json::{Value, json};
 
     fn in_place_after_stop() -> Vec<&'static str> {
-        in_place_events().skip(1).collect()
+        in_place_events()
+            .filter(|e| !e.uses_previous_revision())
+            .map(Event::name)
+            .collect()
     }
 
     /// An application `app` with group `g` over `hosts` on-premises hosts

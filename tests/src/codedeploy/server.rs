@@ -46,6 +46,8 @@ pub struct SimulatorConfig {
     /// How long PollHostCommand waits for a command before answering empty.
     pub poll_wait: Duration,
     pub envelope: EnvelopeFormat,
+    /// The most ids one page of a list operation holds.
+    pub page_size: usize,
 }
 
 impl SimulatorConfig {
@@ -60,6 +62,7 @@ impl SimulatorConfig {
             deployment_timeout: None,
             poll_wait: Duration::from_secs(20),
             envelope: EnvelopeFormat::Pkcs7Json,
+            page_size: super::state::DEFAULT_PAGE_SIZE,
         }
     }
 }
@@ -165,6 +168,7 @@ impl SimulatorHandle {
                     arn,
                     tags: own_tags(tags),
                     register_time: SystemTime::now(),
+                    deregister_time: None,
                 },
             );
         });
@@ -224,7 +228,7 @@ async fn handle(
     if method != Method::POST {
         // The official agent probes `GET /` at startup and only needs an
         // answer; AWS answers such probes with an error document.
-        return AwsError::new("UnknownOperationException", "").into_response();
+        return AwsError::unknown_operation(&format!("{method} {uri}")).into_response();
     }
     let target = headers
         .get("x-amz-target")
@@ -248,7 +252,7 @@ async fn handle(
             Err(e) => Err(e),
         }
     } else {
-        Err(AwsError::new("UnknownOperationException", ""))
+        Err(AwsError::unknown_operation(&target))
     };
     match result {
         Ok(value) => json_response(StatusCode::OK, &value),
@@ -350,6 +354,16 @@ impl AwsError {
     pub fn serialization(message: &str) -> Self {
         AwsError::new("SerializationException", message)
     }
+
+    /// What AWS's JSON protocols answer for a target they do not serve:
+    /// the message names it, so a client meeting an operation the
+    /// simulator lacks learns which.
+    pub fn unknown_operation(target: &str) -> Self {
+        AwsError::new(
+            "UnknownOperationException",
+            format!("Unknown operation: {target}"),
+        )
+    }
 }
 
 impl IntoResponse for AwsError {
@@ -363,6 +377,22 @@ impl IntoResponse for AwsError {
             response.headers_mut().insert("x-amzn-errortype", v);
         }
         response
+    }
+}
+
+/// `v` without its null members, at any depth: AWS leaves out what is
+/// not set rather than sending null, and some clients (botocore's
+/// timestamp parser, the agent's) refuse a null where a value belongs.
+pub(crate) fn strip_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(strip_nulls).collect()),
+        v => v,
     }
 }
 

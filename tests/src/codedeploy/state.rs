@@ -9,15 +9,15 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use slipway_shared::lifecycle::LifecycleEvent as Event;
+
 use super::configs::{self, DeploymentConfig};
 use super::envelope::Envelope;
 
 /// The in-place lifecycle without a load balancer, in the order a host
 /// runs it: the one order the action, the agent and the simulator share.
-pub fn in_place_events() -> impl Iterator<Item = &'static str> {
-    slipway_shared::lifecycle::LifecycleEvent::in_place(false)
-        .iter()
-        .map(|event| event.name())
+pub fn in_place_events() -> impl Iterator<Item = Event> {
+    Event::in_place(false).iter().copied()
 }
 
 #[derive(Debug, Clone)]
@@ -223,9 +223,10 @@ pub struct Diagnostics {
     pub log_tail: String,
 }
 
+/// One lifecycle event of a target, with its progress.
 #[derive(Debug, Clone)]
 pub struct LifecycleEvent {
-    pub name: &'static str,
+    pub event: Event,
     pub status: Status,
     pub start: Option<SystemTime>,
     pub end: Option<SystemTime>,
@@ -320,7 +321,7 @@ pub struct HostCommand {
     pub execution_id: String,
     pub target_index: usize,
     pub event_index: usize,
-    pub name: &'static str,
+    pub event: Event,
     pub nonce: i64,
     pub phase: CommandPhase,
 }
@@ -333,6 +334,16 @@ pub struct OnPremisesInstance {
     pub arn: String,
     pub tags: Vec<(String, String)>,
     pub register_time: SystemTime,
+    /// Set by DeregisterOnPremisesInstance: the record stays (AWS lists
+    /// deregistered instances), but it is no target and no host, and its
+    /// IAM identity may be registered again.
+    pub deregister_time: Option<SystemTime>,
+}
+
+impl OnPremisesInstance {
+    pub fn is_registered(&self) -> bool {
+        self.deregister_time.is_none()
+    }
 }
 
 /// An EC2 instance the test bed pretends exists.
@@ -342,6 +353,12 @@ pub struct Ec2Instance {
     pub arn: String,
     pub tags: Vec<(String, String)>,
 }
+
+/// List operations' page size. AWS does not document its own; what
+/// matters to clients is that a long history comes in pages they must
+/// follow with `nextToken` (the official CLI was seen to get 81
+/// deployments in one page here, which AWS would have split).
+pub const DEFAULT_PAGE_SIZE: usize = 50;
 
 /// Everything the simulator knows.
 #[derive(Debug)]
@@ -366,6 +383,9 @@ pub struct State {
     /// Commands waiting to be polled, by nonce (oldest first), so a poll
     /// never scans the whole command history.
     pub queued: BTreeMap<i64, String>,
+    /// The most ids a list operation returns before it hands out a
+    /// `nextToken`.
+    pub page_size: usize,
     next_nonce: i64,
 }
 
@@ -390,6 +410,7 @@ impl State {
             ec2: BTreeMap::new(),
             commands: HashMap::new(),
             queued: BTreeMap::new(),
+            page_size: DEFAULT_PAGE_SIZE,
             next_nonce: 1,
         }
     }
@@ -421,7 +442,7 @@ impl State {
         let on_premises = self
             .on_premises
             .values()
-            .filter(|i| group.on_premises.matches(&i.tags))
+            .filter(|i| i.is_registered() && group.on_premises.matches(&i.tags))
             .map(|i| (i.name.clone(), i.arn.clone(), i.iam_arn.clone()));
         ec2.chain(on_premises)
             .map(|(id, arn, host_identifier)| Target {
@@ -431,8 +452,8 @@ impl State {
                 status: Status::Pending,
                 last_updated: now,
                 events: in_place_events()
-                    .map(|name| LifecycleEvent {
-                        name,
+                    .map(|event| LifecycleEvent {
+                        event,
                         status: Status::Pending,
                         start: None,
                         end: None,
@@ -454,7 +475,7 @@ impl State {
                     t.id == target_id
                         && t.events
                             .iter()
-                            .any(|e| e.name == "Install" && e.status == Status::Succeeded)
+                            .any(|e| e.event == Event::Install && e.status == Status::Succeeded)
                 })
         })
     }
@@ -463,7 +484,7 @@ impl State {
     pub fn is_registered_host(&self, host_identifier: &str) -> bool {
         self.on_premises
             .values()
-            .any(|i| i.iam_arn == host_identifier)
+            .any(|i| i.is_registered() && i.iam_arn == host_identifier)
             || self.ec2.values().any(|i| i.arn == host_identifier)
     }
 
@@ -475,7 +496,7 @@ impl State {
         if self
             .on_premises
             .values()
-            .any(|i| i.iam_arn == host_identifier)
+            .any(|i| i.is_registered() && i.iam_arn == host_identifier)
         {
             return principal_arn == host_identifier;
         }
@@ -564,6 +585,7 @@ mod tests {
                 arn: String::new(),
                 tags: vec![],
                 register_time: SystemTime::now(),
+                deregister_time: None,
             },
         );
         let ec2 = "arn:aws:ec2:us-east-1:123456789012:instance/i-0abc";

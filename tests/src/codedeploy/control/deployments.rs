@@ -1,6 +1,22 @@
 //! Deployments: creating, describing, listing and stopping them.
 
-use super::*;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::{Value, json};
+
+use super::groups::{auto_rollback, config_name, default_style};
+use super::pages::page;
+use super::revisions::{check_description, input_revision, remember_revision};
+use super::{
+    Input, Output, TimeRange, check_deployment_id, deployment, epoch, find_deployment, from_epoch,
+    group,
+};
+use crate::codedeploy::orchestrator::{self, Simulation, StopOutcome};
+use crate::codedeploy::server::AwsError;
+use crate::codedeploy::state::{
+    Deployment, DeploymentStatus, LastDeployment, State, Status, new_deployment_id,
+};
 
 pub(super) fn create_deployment(st: &mut State, input: &Input) -> Result<String, AwsError> {
     let app = input.application_name()?;
@@ -222,7 +238,8 @@ pub(super) fn list_deployments(st: &mut State, input: &Input) -> Output {
                 && end.is_none_or(|e| d.create_time <= e)
         })
         .collect();
-    Ok(json!({ "deployments": ids }))
+    let (page, next) = page(input, "ListDeployments", &ids, st.page_size)?;
+    Ok(json!({ "deployments": page, "nextToken": next }))
 }
 
 pub(super) fn stop_deployment(sim: &Arc<Simulation>, input: &Input) -> Output {
