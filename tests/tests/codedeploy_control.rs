@@ -543,6 +543,7 @@ async fn on_premises_instances_are_listed_untagged_and_deregistered_freeing_thei
 }
 
 #[tokio::test]
+#[allow(deprecated)] // the official CLI still calls the instance operations
 async fn batch_gets_answer_for_applications_groups_and_deployment_instances() {
     let (_sim, cd) = start().await;
     for app in ["shop", "blog"] {
@@ -607,7 +608,6 @@ async fn batch_gets_answer_for_applications_groups_and_deployment_instances() {
         .unwrap();
     // Nobody polls: web-1 waits on its first command.
     let summary = eventually("web-1 to start", || async {
-        #[allow(deprecated)] // the official CLI still calls it
         let got = cd
             .batch_get_deployment_instances()
             .deployment_id(&id)
