@@ -31,14 +31,12 @@ pub use self::client::{
 pub use self::spec::{DeploymentSpec, Revision, SpecError};
 use crate::codedeploy::envelope::{self, Envelope, EnvelopeError};
 use crate::credentials::IssuedCredential;
-
-/// The events that are never scripts-only: the agent itself does the work,
-/// so they are never a noop.
-const AGENT_EVENTS: &[&str] = &["DownloadBundle", "Install"];
+use crate::sync::lock;
 
 use slipway_shared::diagnostics::Diagnostics;
 /// The agent's diagnostics codes, shared with the action and the agent.
 pub use slipway_shared::diagnostics::ErrorCode;
+use slipway_shared::lifecycle::LifecycleEvent;
 
 /// How the host answers one lifecycle event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +77,9 @@ impl Outcome {
 
     /// Whether the agent would ack this event as a noop.
     fn is_noop(&self, event: &str) -> bool {
-        matches!(self, Self::Noop) && !AGENT_EVENTS.contains(&event)
+        // The agent does DownloadBundle and Install itself, hooks or not.
+        matches!(self, Self::Noop)
+            && LifecycleEvent::from_name(event).is_none_or(LifecycleEvent::takes_hooks)
     }
 }
 
@@ -281,15 +281,11 @@ impl ScriptedHost {
 
     /// Replaces the script, also for a host already [spawned](Self::spawn).
     pub fn set_script(&self, script: Script) {
-        *self.script.lock().unwrap_or_else(|e| e.into_inner()) = script;
+        *lock(&self.script) = script;
     }
 
     fn outcome(&self, event: &str) -> Outcome {
-        self.script
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .outcome(event)
-            .clone()
+        lock(&self.script).outcome(event).clone()
     }
 
     /// Polls once (a long poll) and carries the command it gets, if any,
@@ -450,7 +446,7 @@ impl ScriptedHost {
                         let (worker, log) = (host.clone(), task_log.clone());
                         tokio::spawn(async move {
                             let result = worker.handle(command).await;
-                            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+                            let mut log = lock(&log);
                             match result {
                                 Ok(handled) => log.handled.push(handled),
                                 Err(err) => log.errors.push(error_chain(&err)),
@@ -460,11 +456,7 @@ impl ScriptedHost {
                     }
                     Ok(None) => tokio::time::sleep(host.poll_pause).await,
                     Err(err) => {
-                        task_log
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .errors
-                            .push(error_chain(&err));
+                        lock(&task_log).errors.push(error_chain(&err));
                         tokio::time::sleep(host.error_pause).await;
                     }
                 }
@@ -560,7 +552,7 @@ impl RunningHost {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HostLog> {
-        self.log.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.log)
     }
 }
 

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use slipway_shared::diagnostics::ErrorCode;
+use slipway_shared::diagnostics::Diagnostics;
 
 use super::envelope::Envelope;
 use super::orchestrator::{self, CompleteError, Simulation};
 use super::server::{AwsError, strip_nulls};
-use super::state::{CommandPhase, Diagnostics, HostCommand, State, Status};
+use super::state::{CommandPhase, EventDiagnostics, HostCommand, State, Status};
 use crate::credentials::IssuedCredential;
 
 type Output = Result<Value, AwsError>;
@@ -297,32 +297,21 @@ fn check_diagnostics(input: &Value) -> Result<Option<Envelope>, AwsError> {
     Ok(Some(envelope))
 }
 
-/// Maps the agent's integer error codes onto the service's vocabulary; a
-/// code the agent does not define is an unknown error.
-fn lifecycle_error_code(code: i64) -> &'static str {
-    ErrorCode::try_from(code).map_or("UnknownError", ErrorCode::lifecycle_error_code)
-}
-
-/// Reads the agent's `{"error_code", "script_name", "message", "log"}`.
-fn diagnostics(envelope: Option<Envelope>, succeeded: bool) -> Diagnostics {
+/// Reads the agent's payload, slipway-shared's [`Diagnostics`]. One that
+/// is not such JSON is still shown: as the message of an unknown error.
+fn diagnostics(envelope: Option<Envelope>, succeeded: bool) -> EventDiagnostics {
     let parsed = envelope
         .as_ref()
         .filter(|e| e.format == "JSON")
-        .and_then(|e| serde_json::from_str::<Value>(&e.payload).ok());
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        .and_then(|e| serde_json::from_str::<Diagnostics>(&e.payload).ok());
     match parsed {
-        Some(v) => Diagnostics {
-            error_code: lifecycle_error_code(
-                v.get("error_code")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(if succeeded { 0 } else { 5 }),
-            )
-            .to_owned(),
-            script_name: text(&v, "script_name"),
-            message: text(&v, "message"),
-            log_tail: text(&v, "log"),
+        Some(d) => EventDiagnostics {
+            error_code: d.error_code.lifecycle_error_code().to_owned(),
+            script_name: d.script_name,
+            message: d.message,
+            log_tail: d.log,
         },
-        None => Diagnostics {
+        None => EventDiagnostics {
             error_code: if succeeded { "Success" } else { "UnknownError" }.to_owned(),
             script_name: String::new(),
             message: envelope.map(|e| e.payload).unwrap_or_default(),
@@ -393,8 +382,11 @@ mod tests {
         assert_eq!(d.error_code, "ScriptFailed");
         assert_eq!(d.script_name, "scripts/start");
         assert_eq!(d.log_tail, "boom\n");
-        assert_eq!(lifecycle_error_code(6), "OutputsLeftOpen");
-        assert_eq!(lifecycle_error_code(7), "UnknownError");
+        for (code, name) in [(6, "OutputsLeftOpen"), (7, "UnknownError")] {
+            let payload =
+                format!(r#"{{"error_code":{code},"script_name":"","message":"m","log":""}}"#);
+            assert_eq!(diagnostics(json_envelope(&payload), false).error_code, name);
+        }
     }
 
     #[test]

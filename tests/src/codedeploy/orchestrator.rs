@@ -13,10 +13,11 @@ use super::configs::MinimumHealthy;
 use super::envelope::{EnvelopeFormat, Signer};
 use super::server::{SimulatorConfig, SimulatorError};
 use super::state::{
-    CommandPhase, Deployment, DeploymentStatus, Diagnostics, ErrorInformation, HostCommand,
+    CommandPhase, Deployment, DeploymentStatus, ErrorInformation, EventDiagnostics, HostCommand,
     LastDeployment, RollbackInfo, State, Status, new_deployment_id,
 };
 use crate::credentials::CredentialStore;
+use crate::sync::lock;
 
 /// What a simulator was configured with and never changes.
 #[derive(Debug)]
@@ -87,7 +88,7 @@ impl Simulation {
     pub fn lock(&self) -> MutexGuard<'_, State> {
         // Every mutation completes before it can panic, so a poisoned lock
         // still guards consistent records.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     pub fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
@@ -264,7 +265,7 @@ pub fn deployment_timed_out(st: &mut State, id: &str) -> Effects {
             &mut st.deployments.get_mut(id).expect("checked above").targets[target].events[event];
         e.status = Status::Failed;
         e.end = Some(now);
-        e.diagnostics = Some(Diagnostics {
+        e.diagnostics = Some(EventDiagnostics {
             error_code: "UnknownError".to_owned(),
             script_name: String::new(),
             message: "The deployment timed out before the lifecycle event completed.".to_owned(),
@@ -478,7 +479,7 @@ pub fn complete_command(
     st: &mut State,
     command_id: &str,
     succeeded: bool,
-    diagnostics: Diagnostics,
+    diagnostics: EventDiagnostics,
 ) -> Result<Effects, CompleteError> {
     let command = st.commands.get(command_id).ok_or(CompleteError::Unknown)?;
     match command.phase {
@@ -508,7 +509,7 @@ pub fn command_timed_out(st: &mut State, command_id: &str) -> Effects {
             "The host did not complete the lifecycle event before the host timeout."
         }
     };
-    let diagnostics = Diagnostics {
+    let diagnostics = EventDiagnostics {
         error_code: "UnknownError".to_owned(),
         script_name: String::new(),
         message: message.to_owned(),
@@ -524,7 +525,7 @@ fn settle_command(
     command_id: &str,
     phase: CommandPhase,
     succeeded: bool,
-    diagnostics: Diagnostics,
+    diagnostics: EventDiagnostics,
 ) -> Effects {
     let mut effects = Effects::default();
     let Some(command) = st.commands.get_mut(command_id) else {
@@ -1069,7 +1070,7 @@ mod tests {
             let ids: Vec<String> = st.commands.keys().cloned().collect();
             for c in ids {
                 let ok = !st.commands[&c].host_identifier.ends_with("h3");
-                let diag = Diagnostics {
+                let diag = EventDiagnostics {
                     error_code: if ok { "Success" } else { "ScriptFailed" }.into(),
                     script_name: String::new(),
                     message: String::new(),

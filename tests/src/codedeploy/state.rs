@@ -214,9 +214,10 @@ impl Status {
     }
 }
 
-/// A lifecycle event's `diagnostics`.
+/// A lifecycle event's `diagnostics` as the control plane reports them
+/// (the host's payload is slipway-shared's `Diagnostics`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostics {
+pub struct EventDiagnostics {
     pub error_code: String,
     pub script_name: String,
     pub message: String,
@@ -230,7 +231,7 @@ pub struct LifecycleEvent {
     pub status: Status,
     pub start: Option<SystemTime>,
     pub end: Option<SystemTime>,
-    pub diagnostics: Option<Diagnostics>,
+    pub diagnostics: Option<EventDiagnostics>,
 }
 
 /// One instance a deployment runs on.
