@@ -56,11 +56,45 @@ pub enum Outcome {
         /// The tail of the script's log.
         log: String,
     },
+    /// A hook that runs until the test opens the gate, then succeeds: an
+    /// event held in flight for exactly as long as the test needs.
+    WaitFor(Gate),
     /// Acknowledged, then never completed (a hung script).
     Hang,
     /// Polled but never acknowledged nor completed (a host that died).
     NeverAnswer,
 }
+
+/// A gate a [`Outcome::WaitFor`] hook waits on until the test opens it.
+/// Clones share one gate; once open it stays open.
+#[derive(Debug, Clone, Default)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Gate {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Lets every hook waiting on this gate, and every later one, finish.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Waits until the gate is open.
+    pub async fn wait(&self) {
+        let mut open = self.0.subscribe();
+        // The sender lives in `self`, so the channel cannot close here.
+        let _ = open.wait_for(|open| *open).await;
+    }
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Gate {}
 
 impl Outcome {
     /// A script that exits with `exit_code`, in the official agent's words.
@@ -367,6 +401,12 @@ impl ScriptedHost {
             Outcome::Succeed(runtime) => {
                 let started = Instant::now();
                 tokio::time::sleep(runtime).await;
+                handled.script_time = started.elapsed();
+                ("Succeeded", diagnostics(Diagnostics::succeeded()))
+            }
+            Outcome::WaitFor(gate) => {
+                let started = Instant::now();
+                gate.wait().await;
                 handled.script_time = started.elapsed();
                 ("Succeeded", diagnostics(Diagnostics::succeeded()))
             }

@@ -111,8 +111,8 @@ fn take_command(st: &mut State, host: &str) -> Option<HostCommand> {
     let command = st.commands.get_mut(&id)?;
     command.phase = CommandPhase::Dispatched;
     let command = command.clone();
+    let now = st.now();
     if let Some(d) = st.deployments.get_mut(&command.deployment_id) {
-        let now = std::time::SystemTime::now();
         let t = &mut d.targets[command.target_index];
         let e = &mut t.events[command.event_index];
         e.status = Status::InProgress;

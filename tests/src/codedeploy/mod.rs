@@ -48,9 +48,11 @@
 //! - [`commands`]: the host command plane, `CodeDeployCommandService_v20141006.<Op>`.
 //! - [`orchestrator`]: scheduling hosts, lifecycle, failures, stops, timeouts, rollbacks.
 //! - [`state`]: the records: applications, groups, revisions, deployments, instances.
+//! - [`clock`]: the injected wall clock.
 //! - [`configs`]: `CodeDeployDefault.*` and minimum healthy hosts.
 //! - [`envelope`]: the signed or plain envelope a deployment spec travels in.
 
+pub mod clock;
 pub mod commands;
 pub mod configs;
 pub mod control;
@@ -59,5 +61,8 @@ pub mod orchestrator;
 pub mod server;
 pub mod state;
 
+pub use clock::Clock;
 pub use envelope::EnvelopeFormat;
-pub use server::{AwsError, Simulator, SimulatorConfig, SimulatorError, SimulatorHandle};
+pub use server::{
+    AwsError, Simulator, SimulatorConfig, SimulatorError, SimulatorHandle, StatusWatch,
+};

@@ -37,6 +37,9 @@ pub struct Simulation {
     state: Mutex<State>,
     commands_ready: Notify,
     waiting_polls: AtomicUsize,
+    /// Bumped after every access to the state, so a test can wait for a
+    /// change instead of polling on a timer.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// Work to do once the state lock is released.
@@ -70,6 +73,7 @@ impl Simulation {
         );
         state.deployment_timeout = config.deployment_timeout;
         state.page_size = config.page_size.max(1);
+        state.clock = config.clock.clone();
         Ok(Simulation {
             state: Mutex::new(state),
             settings: Settings {
@@ -82,6 +86,7 @@ impl Simulation {
             },
             commands_ready: Notify::new(),
             waiting_polls: AtomicUsize::new(0),
+            changes: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -92,7 +97,34 @@ impl Simulation {
     }
 
     pub fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        f(&mut self.lock())
+        let out = f(&mut self.lock());
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        out
+    }
+
+    /// Fires after the state may have changed.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Fails every unfinished command of `host_identifier` now, as its host
+    /// timeout would; returns how many there were.
+    pub fn expire_commands(self: &Arc<Self>, host_identifier: &str) -> usize {
+        let ids: Vec<String> = self.with_state(|st| {
+            st.commands
+                .values()
+                .filter(|c| {
+                    c.host_identifier == host_identifier
+                        && !matches!(c.phase, CommandPhase::Completed | CommandPhase::Abandoned)
+                })
+                .map(|c| c.id.clone())
+                .collect()
+        });
+        for id in &ids {
+            let effects = self.with_state(|st| command_timed_out(st, id));
+            self.apply(effects);
+        }
+        ids.len()
     }
 
     pub fn on_premises_arn(&self, name: &str) -> String {
@@ -177,7 +209,7 @@ impl Simulation {
 /// it when it has no hosts or can never keep minimum healthy.
 pub fn start_deployment(st: &mut State, id: &str) -> Effects {
     let mut effects = Effects::default();
-    let now = SystemTime::now();
+    let now = st.now();
     let Some(d) = st.deployments.get(id) else {
         return effects;
     };
@@ -246,7 +278,7 @@ pub fn deployment_timed_out(st: &mut State, id: &str) -> Effects {
     {
         return effects;
     }
-    let now = SystemTime::now();
+    let now = st.now();
     let open: Vec<(i64, usize, usize)> = st
         .commands
         .values_mut()
@@ -299,7 +331,7 @@ fn minimum_healthy(st: &State, id: &str) -> MinimumHealthy {
 /// deployment once nothing is left to run.
 fn advance(st: &mut State, id: &str, effects: &mut Effects) {
     let minimum = minimum_healthy(st, id);
-    let now = SystemTime::now();
+    let now = st.now();
     let Some(d) = st.deployments.get_mut(id) else {
         return;
     };
@@ -394,7 +426,7 @@ fn skip_event(e: &mut super::state::LifecycleEvent, now: SystemTime) {
 }
 
 fn start_target(st: &mut State, id: &str, index: usize, effects: &mut Effects) {
-    let now = SystemTime::now();
+    let now = st.now();
     let d = &st.deployments[id];
     let first_time = !st.has_installed_before(&d.group_id, &d.targets[index].id, id);
     let t = &mut st.deployments.get_mut(id).expect("caller checked").targets[index];
@@ -416,7 +448,7 @@ fn start_target(st: &mut State, id: &str, index: usize, effects: &mut Effects) {
 /// Queues the command for the target's next event, or settles the target
 /// when it has none left.
 fn send_next_event(st: &mut State, id: &str, index: usize, effects: &mut Effects) {
-    let now = SystemTime::now();
+    let now = st.now();
     let nonce = st.next_nonce();
     let timeout = st.host_timeout;
     let account = st.account_id.clone();
@@ -540,7 +572,7 @@ fn settle_command(
         command.target_index,
         command.event_index,
     );
-    let now = SystemTime::now();
+    let now = st.now();
     let Some(d) = st.deployments.get_mut(&id) else {
         return effects;
     };
@@ -590,7 +622,7 @@ pub enum StopOutcome {
 /// withdrawn, and the deployment is Stopped once its hosts in flight finish.
 pub fn stop_deployment(st: &mut State, id: &str, rollback: bool) -> (StopOutcome, Effects) {
     let mut effects = Effects::default();
-    let now = SystemTime::now();
+    let now = st.now();
     let withdrawn: Vec<(i64, usize)> = st
         .commands
         .values_mut()
@@ -636,7 +668,7 @@ fn finish(
     error: Option<(&'static str, &str)>,
     effects: &mut Effects,
 ) {
-    let now = SystemTime::now();
+    let now = st.now();
     let Some(d) = st.deployments.get_mut(id) else {
         return;
     };
@@ -689,7 +721,7 @@ fn finish(
 }
 
 fn roll_back(st: &mut State, failed: &Deployment, effects: &mut Effects) {
-    let now = SystemTime::now();
+    let now = st.now();
     let revision = st
         .groups
         .get(&failed.group_id)

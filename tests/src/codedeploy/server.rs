@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,9 +16,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::clock::Clock;
 use super::envelope::{EnvelopeError, EnvelopeFormat};
 use super::orchestrator::Simulation;
-use super::state::{Ec2Instance, OnPremisesInstance};
+use super::state::{CommandPhase, Ec2Instance, OnPremisesInstance};
 use super::{commands, control};
 use crate::credentials::{CredentialStore, IssuedCredential};
 use crate::sigv4_verify;
@@ -48,6 +49,9 @@ pub struct SimulatorConfig {
     pub envelope: EnvelopeFormat,
     /// The most ids one page of a list operation holds.
     pub page_size: usize,
+    /// The time of day records are stamped with and signatures checked
+    /// against.
+    pub clock: Clock,
 }
 
 impl SimulatorConfig {
@@ -63,6 +67,7 @@ impl SimulatorConfig {
             poll_wait: Duration::from_secs(20),
             envelope: EnvelopeFormat::Pkcs7Json,
             page_size: super::state::DEFAULT_PAGE_SIZE,
+            clock: Clock::system(),
         }
     }
 }
@@ -167,7 +172,7 @@ impl SimulatorHandle {
                     iam_arn: iam_arn.to_owned(),
                     arn,
                     tags: own_tags(tags),
-                    register_time: SystemTime::now(),
+                    register_time: st.now(),
                     deregister_time: None,
                 },
             );
@@ -193,9 +198,77 @@ impl SimulatorHandle {
         })
     }
 
+    /// Fails every unfinished command of `host_identifier` at once, as its
+    /// host timeout would, so a test need not wait one out; returns how
+    /// many commands there were.
+    pub fn expire_commands(&self, host_identifier: &str) -> usize {
+        self.sim.expire_commands(host_identifier)
+    }
+
+    /// The lifecycle events `host_identifier` has acknowledged and not yet
+    /// completed.
+    pub fn acknowledged_events(&self, host_identifier: &str) -> Vec<String> {
+        self.sim.with_state(|st| {
+            st.commands
+                .values()
+                .filter(|c| {
+                    c.host_identifier == host_identifier && c.phase == CommandPhase::Acknowledged
+                })
+                .map(|c| c.event.name().to_owned())
+                .collect()
+        })
+    }
+
+    /// A watch on deployment `deployment_id`'s status.
+    pub fn watch(&self, deployment_id: &str) -> StatusWatch {
+        StatusWatch {
+            sim: self.sim.clone(),
+            changes: self.sim.subscribe(),
+            deployment_id: deployment_id.to_owned(),
+        }
+    }
+
     /// The number of PollHostCommand calls waiting right now.
     pub fn waiting_polls(&self) -> usize {
         self.sim.waiting_polls()
+    }
+}
+
+/// Follows one deployment's status as the simulator changes it.
+pub struct StatusWatch {
+    sim: Arc<Simulation>,
+    changes: tokio::sync::watch::Receiver<u64>,
+    deployment_id: String,
+}
+
+impl StatusWatch {
+    /// The status now (`None` for a deployment the simulator does not know).
+    pub fn status(&self) -> Option<String> {
+        // A plain read: `with_state` would count as a change and wake us.
+        self.sim
+            .lock()
+            .deployments
+            .get(&self.deployment_id)
+            .map(|d| d.status.as_str().to_owned())
+    }
+
+    /// Waits until the status satisfies `done`, and returns it. No timer is
+    /// involved: callers put their own deadline around it.
+    pub async fn until(&mut self, done: impl Fn(&str) -> bool) -> String {
+        loop {
+            self.changes.mark_unchanged();
+            if let Some(status) = self.status().filter(|s| done(s)) {
+                return status;
+            }
+            // The sender lives in the simulation this watch holds.
+            let _ = self.changes.changed().await;
+        }
+    }
+
+    /// Waits until the deployment has ended, and returns its status.
+    pub async fn finished(&mut self) -> String {
+        self.until(|s| matches!(s, "Succeeded" | "Failed" | "Stopped"))
+            .await
     }
 }
 
@@ -288,7 +361,7 @@ fn authenticate(
         service,
         &sim.settings.region,
         &sim.settings.credentials,
-        SystemTime::now(),
+        sim.with_state(|st| st.now()),
     )
     .map_err(|e| {
         let (code, message, status) = e.aws_error();

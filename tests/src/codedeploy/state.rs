@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use slipway_shared::lifecycle::LifecycleEvent as Event;
 
+use super::clock::Clock;
 use super::configs::{self, DeploymentConfig};
 use super::envelope::Envelope;
 
@@ -387,6 +388,8 @@ pub struct State {
     /// The most ids a list operation returns before it hands out a
     /// `nextToken`.
     pub page_size: usize,
+    /// Every record's timestamps come from here.
+    pub clock: Clock,
     next_nonce: i64,
 }
 
@@ -412,8 +415,14 @@ impl State {
             commands: HashMap::new(),
             queued: BTreeMap::new(),
             page_size: DEFAULT_PAGE_SIZE,
+            clock: Clock::system(),
             next_nonce: 1,
         }
+    }
+
+    /// The time of day, from the simulator's clock.
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
     }
 
     pub fn group(&self, application: &str, name: &str) -> Option<&DeploymentGroup> {

@@ -1,7 +1,5 @@
 //! Applications: creating, describing and listing them.
 
-use std::time::SystemTime;
-
 use serde_json::{Value, json};
 
 use super::pages::page;
@@ -32,7 +30,7 @@ pub(super) fn create_application(st: &mut State, input: &Input) -> Output {
         Application {
             id: id.clone(),
             name,
-            create_time: SystemTime::now(),
+            create_time: st.now(),
             compute_platform: platform,
         },
     );

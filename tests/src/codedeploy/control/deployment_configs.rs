@@ -1,7 +1,5 @@
 //! Deployment configs: the CodeDeployDefault ones and custom minimum healthy hosts.
 
-use std::time::SystemTime;
-
 use serde_json::{Value, json};
 
 use super::pages::page;
@@ -118,7 +116,7 @@ pub(super) fn create_deployment_config(st: &mut State, input: &Input) -> Output 
             id: id.clone(),
             name,
             rule: ConfigRule::Server(minimum_healthy),
-            create_time: SystemTime::now(),
+            create_time: st.now(),
         },
     );
     Ok(json!({ "deploymentConfigId": id }))

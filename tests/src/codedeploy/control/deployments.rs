@@ -1,9 +1,7 @@
 //! Deployments: creating, describing, listing and stopping them.
 
-use std::sync::Arc;
-use std::time::SystemTime;
-
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use super::groups::{auto_rollback, config_name, default_style};
 use super::pages::page;
@@ -57,7 +55,7 @@ pub(super) fn create_deployment(st: &mut State, input: &Input) -> Result<String,
             ),
         ));
     }
-    let now = SystemTime::now();
+    let now = st.now();
     let id = new_deployment_id();
     st.deployments.insert(
         id.clone(),

@@ -1,7 +1,5 @@
 //! On-premises instances: registering, tagging, listing and deregistering them.
 
-use std::time::SystemTime;
-
 use serde_json::{Value, json};
 
 use super::groups::check_filters;
@@ -77,7 +75,7 @@ pub(super) fn register_on_premises(sim: &Simulation, st: &mut State, input: &Inp
             name,
             iam_arn: arn,
             tags: Vec::new(),
-            register_time: SystemTime::now(),
+            register_time: st.now(),
             deregister_time: None,
         },
     );
@@ -102,10 +100,11 @@ pub(super) fn deregister_on_premises(st: &mut State, input: &Input) -> Output {
         "Instance name",
     )?;
     check_name(&name, "InvalidInstanceNameException", "Instance name")?;
+    let now = st.now();
     if let Some(i) = st.on_premises.get_mut(&name)
         && i.deregister_time.is_none()
     {
-        i.deregister_time = Some(SystemTime::now());
+        i.deregister_time = Some(now);
     }
     Ok(json!({}))
 }

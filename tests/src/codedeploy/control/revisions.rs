@@ -1,7 +1,5 @@
 //! Application revisions: registering, finding and listing them.
 
-use std::time::SystemTime;
-
 use serde_json::{Value, json};
 use slipway_shared::bundle::BundleType;
 
@@ -83,7 +81,7 @@ pub(super) fn remember_revision(
     description: Option<String>,
     used_by: Option<&str>,
 ) {
-    let now = SystemTime::now();
+    let now = st.now();
     let records = st.revisions.entry(app.to_owned()).or_default();
     let index = match records
         .iter()
