@@ -111,6 +111,13 @@ fn take_command(st: &mut State, host: &str) -> Option<HostCommand> {
     let command = st.commands.get_mut(&id)?;
     command.phase = CommandPhase::Dispatched;
     let command = command.clone();
+    tracing::debug!(
+        deployment_id = %command.deployment_id,
+        command_id = %command.id,
+        event = %command.event,
+        host,
+        "command dispatched"
+    );
     let now = st.now();
     if let Some(d) = st.deployments.get_mut(&command.deployment_id) {
         let t = &mut d.targets[command.target_index];
@@ -259,6 +266,12 @@ fn acknowledge(st: &mut State, input: &Value, caller: &str) -> Output {
     }
     if command.phase == CommandPhase::Dispatched {
         command.phase = CommandPhase::Acknowledged;
+        tracing::debug!(
+            deployment_id = %command.deployment_id,
+            command_id = %command.id,
+            event = %command.event,
+            "command acknowledged"
+        );
     }
     let command = &st.commands[&id];
     Ok(json!({ "CommandStatus": central_status(st, command) }))

@@ -236,6 +236,7 @@ pub fn start_deployment(st: &mut State, id: &str) -> Effects {
     d.start_time = Some(now);
     d.status = DeploymentStatus::InProgress;
     d.targets = targets;
+    tracing::info!(deployment_id = id, targets = fleet, "deployment InProgress");
     if fleet == 0 {
         finish(
             st,
@@ -407,6 +408,7 @@ fn advance(st: &mut State, id: &str, effects: &mut Effects) {
 }
 
 fn skip_target(t: &mut super::state::Target, now: SystemTime) {
+    tracing::info!(target = %t.id, "target skipped");
     t.status = Status::Skipped;
     t.last_updated = now;
     for e in t
@@ -465,6 +467,7 @@ fn send_next_event(st: &mut State, id: &str, index: usize, effects: &mut Effects
             Status::Succeeded
         };
         t.last_updated = now;
+        tracing::info!(deployment_id = id, target = %t.id, status = t.status.as_str(), "target settled");
         return;
     };
     if stopping {
@@ -482,6 +485,13 @@ fn send_next_event(st: &mut State, id: &str, index: usize, effects: &mut Effects
         nonce,
         phase: CommandPhase::Queued,
     };
+    tracing::debug!(
+        deployment_id = id,
+        target = %t.id,
+        command_id = %command.id,
+        event = %command.event,
+        "command queued"
+    );
     effects.commands.push((command.id.clone(), timeout));
     st.queued.insert(command.nonce, command.id.clone());
     st.commands.insert(command.id.clone(), command);
@@ -586,6 +596,15 @@ fn settle_command(
     };
     e.start.get_or_insert(now);
     e.end = Some(now);
+    tracing::info!(
+        deployment_id = %id,
+        target = %t.id,
+        command_id,
+        event = %e.event,
+        status = e.status.as_str(),
+        error_code = %diagnostics.error_code,
+        "lifecycle event settled"
+    );
     e.diagnostics = Some(diagnostics);
     t.last_updated = now;
     let carry_on = succeeded || (ignore && e.event == Event::ApplicationStop);
@@ -603,6 +622,7 @@ fn fail_target(st: &mut State, id: &str, index: usize, now: SystemTime) {
         return;
     };
     let t = &mut d.targets[index];
+    tracing::info!(deployment_id = id, target = %t.id, "target failed");
     t.status = Status::Failed;
     t.last_updated = now;
     for e in t.events.iter_mut().filter(|e| e.status == Status::Pending) {
@@ -674,6 +694,12 @@ fn finish(
     };
     d.status = status;
     d.complete_time = Some(now);
+    tracing::info!(
+        deployment_id = id,
+        status = status.as_str(),
+        error = error.map(|(code, _)| code),
+        "deployment finished"
+    );
     d.error = error.map(|(code, message)| ErrorInformation {
         code,
         message: message.to_owned(),
