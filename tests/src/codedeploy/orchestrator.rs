@@ -1120,26 +1120,28 @@ mod tests {
     async fn all_at_once_succeeds_while_one_host_succeeds() {
         let bed = Bed::new("CodeDeployDefault.AllAtOnce", 3, json!({})).await;
         let id = bed.deploy("v1.tgz", json!({})).await;
+        // Every host has its first command before any has finished one.
+        let mut first = Vec::new();
         for n in 1..=3 {
-            assert!(bed.poll(n).await.is_some(), "host {n} starts at once");
+            let (command, name) = bed.poll(n).await.expect("every host starts at once");
+            assert_eq!(name, "DownloadBundle", "host {n}");
+            first.push(command);
         }
-        // The polls above took each host's first command; finish them.
-        bed.sim.with_state(|st| {
-            let ids: Vec<String> = st.commands.keys().cloned().collect();
-            for c in ids {
-                let ok = !st.commands[&c].host_identifier.ends_with("h3");
-                let diag = EventDiagnostics {
-                    error_code: if ok { "Success" } else { "ScriptFailed" }.into(),
-                    script_name: String::new(),
-                    message: String::new(),
-                    log_tail: String::new(),
-                };
-                let _ = complete_command(st, &c, ok, diag);
-            }
-        });
-        bed.run_host(1, Some("Install")).await;
-        bed.run_host(2, None).await;
+        // Host 3 fails at once, host 1 at Install; host 2 alone succeeds.
+        bed.complete(3, &first[2], 4).await;
+        for (n, command) in [(1, &first[0]), (2, &first[1])] {
+            bed.complete(n, command, 0).await;
+        }
+        assert_eq!(
+            bed.run_host(1, Some("Install")).await,
+            ["BeforeInstall", "Install"]
+        );
+        let rest = bed.run_host(2, None).await;
+        assert_eq!(rest.last().map(String::as_str), Some("ValidateService"));
         assert_eq!(bed.status(&id), "Succeeded");
+        for (n, status) in [(1, "Failed"), (2, "Succeeded"), (3, "Failed")] {
+            assert_eq!(bed.target(&id, n)["status"], status, "host {n}");
+        }
     }
 
     #[tokio::test(start_paused = true)]
