@@ -99,10 +99,34 @@ where
     }
 }
 
-#[tokio::test]
-async fn rust_sdk_drives_every_control_operation() {
-    let (sim, cd) = start().await;
+/// Application `shop` with group `prod` (AllAtOnce, on-premises hosts
+/// tagged role=web, rollback on failure) and host `web-1` in it.
+async fn shop_with_prod_group(cd: &Client) {
+    cd.create_application()
+        .application_name("shop")
+        .send()
+        .await
+        .unwrap();
+    let rollback = AutoRollbackConfiguration::builder()
+        .enabled(true)
+        .events(AutoRollbackEvent::DeploymentFailure)
+        .build();
+    cd.create_deployment_group()
+        .application_name("shop")
+        .deployment_group_name("prod")
+        .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
+        .deployment_config_name("CodeDeployDefault.AllAtOnce")
+        .on_premises_instance_tag_filters(web_filter())
+        .auto_rollback_configuration(rollback)
+        .send()
+        .await
+        .unwrap();
+    register(cd, "web-1", &[("role", "web")]).await;
+}
 
+#[tokio::test]
+async fn applications_are_created_described_and_unique() {
+    let (_sim, cd) = start().await;
     let app_id = cd
         .create_application()
         .application_name("shop")
@@ -124,7 +148,11 @@ async fn rust_sdk_drives_every_control_operation() {
         .send()
         .await;
     assert_eq!(code(dup.unwrap_err()), "ApplicationAlreadyExistsException");
+}
 
+#[tokio::test]
+async fn deployment_configs_are_created_and_described() {
+    let (_sim, cd) = start().await;
     let custom = cd
         .create_deployment_config()
         .deployment_config_name("TwoThirds")
@@ -158,7 +186,16 @@ async fn rust_sdk_drives_every_control_operation() {
         code(missing.unwrap_err()),
         "DeploymentConfigDoesNotExistException"
     );
+}
 
+#[tokio::test]
+async fn deployment_groups_are_created_updated_and_described() {
+    let (_sim, cd) = start().await;
+    cd.create_application()
+        .application_name("shop")
+        .send()
+        .await
+        .unwrap();
     let rollback = AutoRollbackConfiguration::builder()
         .enabled(true)
         .events(AutoRollbackEvent::DeploymentFailure)
@@ -215,7 +252,16 @@ async fn rust_sdk_drives_every_control_operation() {
         code(no_app.unwrap_err()),
         "ApplicationDoesNotExistException"
     );
+}
 
+#[tokio::test]
+async fn revisions_are_registered_found_and_checked() {
+    let (_sim, cd) = start().await;
+    cd.create_application()
+        .application_name("shop")
+        .send()
+        .await
+        .unwrap();
     cd.register_application_revision()
         .application_name("shop")
         .description("first build")
@@ -245,7 +291,11 @@ async fn rust_sdk_drives_every_control_operation() {
         .send()
         .await;
     assert_eq!(code(invalid.unwrap_err()), "InvalidRevisionException");
+}
 
+#[tokio::test]
+async fn on_premises_instances_are_registered_and_tagged() {
+    let (_sim, cd) = start().await;
     cd.register_on_premises_instance()
         .instance_name("web-1")
         .iam_user_arn("arn:aws:iam::123456789012:user/web-1")
@@ -268,7 +318,18 @@ async fn rust_sdk_drives_every_control_operation() {
         code(unregistered.unwrap_err()),
         "InstanceNotRegisteredException"
     );
+}
 
+#[tokio::test]
+async fn a_deployment_is_created_described_listed_and_stopped() {
+    let (_sim, cd) = start().await;
+    shop_with_prod_group(&cd).await;
+    cd.register_application_revision()
+        .application_name("shop")
+        .revision(s3_revision("shop/1.tgz"))
+        .send()
+        .await
+        .unwrap();
     let before = SystemTime::now() - Duration::from_secs(60);
     let id = cd
         .create_deployment()
@@ -427,7 +488,6 @@ async fn rust_sdk_drives_every_control_operation() {
         code(unknown.unwrap_err()),
         "DeploymentDoesNotExistException"
     );
-    drop(sim);
 }
 
 async fn register(cd: &Client, name: &str, tags: &[(&str, &str)]) {
