@@ -1,7 +1,6 @@
 //! One axum router serving both planes on one endpoint, told apart by
 //! `X-Amz-Target`, and the [`Simulator`] that starts it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +11,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use super::clock::Clock;
 use super::envelope::{EnvelopeError, EnvelopeFormat};
@@ -22,6 +18,7 @@ use super::orchestrator::Simulation;
 use super::state::{CommandPhase, Ec2Instance, OnPremisesInstance};
 use super::{commands, control};
 use crate::credentials::{CredentialStore, IssuedCredential};
+use crate::server::{Bound, HttpServer};
 use crate::sigv4_verify;
 
 /// The control plane's target prefix.
@@ -75,11 +72,10 @@ impl SimulatorConfig {
 /// Failures starting the simulator.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulatorError {
-    #[error("bind codedeploy simulator on {addr}")]
+    #[error("bind the codedeploy simulator")]
     Bind {
-        addr: SocketAddr,
         #[source]
-        source: std::io::Error,
+        source: Box<crate::Error>,
     },
     #[error("make the deployment-spec signing key")]
     Signer {
@@ -95,28 +91,18 @@ impl Simulator {
     /// Binds 127.0.0.1 on a free port and serves both planes there until
     /// the handle is dropped.
     pub async fn start(config: SimulatorConfig) -> Result<SimulatorHandle, SimulatorError> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| SimulatorError::Bind { addr, source })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| SimulatorError::Bind { addr, source })?;
+        let bound =
+            Bound::new("codedeploy simulator")
+                .await
+                .map_err(|source| SimulatorError::Bind {
+                    source: Box::new(source),
+                })?;
         let sim = Arc::new(Simulation::new(config)?);
-        let app = router(sim.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let server = bound.serve(router(sim.clone()));
         Ok(SimulatorHandle {
-            endpoint: format!("http://{local}"),
+            endpoint: server.url(),
             sim,
-            shutdown: Some(tx),
-            task,
+            _server: server,
         })
     }
 }
@@ -125,8 +111,8 @@ impl Simulator {
 pub struct SimulatorHandle {
     endpoint: String,
     sim: Arc<Simulation>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    /// Dropping it stops the server.
+    _server: HttpServer,
 }
 
 impl SimulatorHandle {
@@ -269,15 +255,6 @@ impl StatusWatch {
     pub async fn finished(&mut self) -> String {
         self.until(|s| matches!(s, "Succeeded" | "Failed" | "Stopped"))
             .await
-    }
-}
-
-impl Drop for SimulatorHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        self.task.abort();
     }
 }
 
