@@ -13,17 +13,16 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
     SessionTokenMode, SignableBody, SignableRequest, SigningSettings, sign,
 };
-use aws_sigv4::sign::v4;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::FormatItem;
 use time::macros::format_description;
 
 use crate::credentials::{CredentialStore, IssuedCredential};
+use crate::sigv4_sign;
 
 /// How far a request's `X-Amz-Date` may be from the server's clock.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -393,22 +392,6 @@ fn recompute(
     {
         settings.session_token_mode = SessionTokenMode::Exclude;
     }
-    let identity = Credentials::new(
-        &credential.access_key_id,
-        &credential.secret_access_key,
-        credential.session_token.clone(),
-        None,
-        "sandbox-credential-store",
-    )
-    .into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(signed_at.into())
-        .settings(settings)
-        .build()
-        .map_err(|_| SignatureError::Mismatch)?;
     // A signed x-amz-content-sha256 is the payload hash the client signed
     // with; S3-style clients send UNSIGNED-PAYLOAD there.
     let content_sha256 = auth
@@ -429,7 +412,16 @@ fn recompute(
     let request =
         SignableRequest::new(method.as_str(), path_and_query, signed.into_iter(), payload)
             .map_err(|_| SignatureError::Mismatch)?;
-    let output = sign(request, &params.into()).map_err(|_| SignatureError::Mismatch)?;
+    let output = sigv4_sign::with_signing_params(
+        credential,
+        region,
+        service,
+        signed_at.into(),
+        settings,
+        |params| sign(request, &params.into()),
+    )
+    .map_err(|_| SignatureError::Mismatch)?
+    .map_err(|_| SignatureError::Mismatch)?;
     Ok(output.signature().to_owned())
 }
 
@@ -521,23 +513,6 @@ mod tests {
         settings: SigningSettings,
         payload: Option<SignableBody<'_>>,
     ) {
-        let identity = Credentials::new(
-            &credential.access_key_id,
-            &credential.secret_access_key,
-            credential.session_token.clone(),
-            None,
-            "test",
-        )
-        .into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(REGION)
-            .name(SERVICE)
-            .time(at)
-            .settings(settings)
-            .build()
-            .unwrap()
-            .into();
         let headers: Vec<(String, String)> = request
             .headers()
             .iter()
@@ -550,7 +525,12 @@ mod tests {
             payload.unwrap_or(SignableBody::Bytes(request.body())),
         )
         .unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let signed =
+            sigv4_sign::with_signing_params(credential, REGION, SERVICE, at, settings, |params| {
+                sign(signable, &params.into())
+            })
+            .unwrap();
+        let (instructions, _) = signed.unwrap().into_parts();
         instructions.apply_to_request_http1x(request);
     }
 
