@@ -52,14 +52,14 @@
 //! - [`configs`]: `CodeDeployDefault.*` and minimum healthy hosts.
 //! - [`envelope`]: the signed or plain envelope a deployment spec travels in.
 
-pub mod clock;
-pub mod commands;
-pub mod configs;
-pub mod control;
-pub mod envelope;
-pub mod orchestrator;
-pub mod server;
-pub mod state;
+pub(crate) mod clock;
+pub(crate) mod commands;
+pub(crate) mod configs;
+pub(crate) mod control;
+pub(crate) mod envelope;
+pub(crate) mod orchestrator;
+pub(crate) mod server;
+pub(crate) mod state;
 
 pub use clock::Clock;
 pub use envelope::EnvelopeFormat;

@@ -166,7 +166,8 @@ pub struct RevisionRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum DeploymentStatus {
     Created,
-    Queued,
+    // `Queued` is never used: a second deployment to a busy group is
+    // refused (see the module docs).
     InProgress,
     Succeeded,
     Failed,
@@ -177,7 +178,6 @@ impl DeploymentStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             DeploymentStatus::Created => "Created",
-            DeploymentStatus::Queued => "Queued",
             DeploymentStatus::InProgress => "InProgress",
             DeploymentStatus::Succeeded => "Succeeded",
             DeploymentStatus::Failed => "Failed",
