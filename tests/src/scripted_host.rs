@@ -608,17 +608,33 @@ mod tests {
 
     #[test]
     fn a_script_answers_each_event_with_its_own_outcome_or_the_default() {
-        let script = Script::noop().on("ApplicationStart", Outcome::script_failed("start.sh", 3));
+        let failed = Outcome::script_failed("start.sh", 3);
+        let script = Script::noop().on("ApplicationStart", failed.clone());
         assert_eq!(script.outcome("BeforeInstall"), &Outcome::Noop);
-        assert_eq!(
-            script.outcome("ApplicationStart"),
-            &Outcome::Fail {
-                code: ErrorCode::ScriptFailed,
-                script_name: "start.sh".to_owned(),
-                message: "Script at specified location: start.sh failed with exit code 3"
-                    .to_owned(),
-                log: "[stderr]start.sh: exit 3\n".to_owned(),
-            }
+        assert_eq!(script.outcome("ApplicationStart"), &failed);
+    }
+
+    /// The official agent v1.8.1's report of a script that exited 3, as
+    /// captured against the simulator (reference notes, 2026-12-01): the
+    /// code, the message and a log tail whose lines carry a stream prefix.
+    #[test]
+    fn a_failed_script_reads_as_the_official_agent_reports_it() {
+        let Outcome::Fail {
+            code,
+            script_name,
+            message,
+            log,
+        } = Outcome::script_failed("scripts/start.sh", 3)
+        else {
+            panic!("a failure");
+        };
+        assert_eq!(code.code(), 4);
+        assert_eq!(script_name, "scripts/start.sh");
+        assert!(message.ends_with("failed with exit code 3"), "{message}");
+        assert!(message.contains("scripts/start.sh"), "{message}");
+        assert!(
+            log.starts_with("[stderr]") && log.ends_with('\n'),
+            "{log:?}"
         );
     }
 

@@ -92,6 +92,10 @@ impl Simulation {
         state.deployment_timeout = config.deployment_timeout;
         state.page_size = config.page_size.max(1);
         state.clock = config.clock.clone();
+        let now = state.now();
+        for c in state.configs.values_mut() {
+            c.create_time = now;
+        }
         Ok(Simulation {
             state: Mutex::new(state),
             settings: Settings {
