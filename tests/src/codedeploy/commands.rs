@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use slipway_shared::appspec::FileExistsBehavior;
 use slipway_shared::diagnostics::Diagnostics;
 
 use super::envelope::Envelope;
@@ -167,7 +168,10 @@ fn spec_json(st: &State, deployment_id: &str) -> Option<Value> {
         "DeploymentCreator": d.creator,
         "DeploymentType": "IN_PLACE",
         "AgentActionOverrides": { "AgentOverrides": {
-            "FileExistsBehavior": d.file_exists_behavior.clone().unwrap_or_else(|| "DISALLOW".to_owned()),
+            "FileExistsBehavior": d
+                .file_exists_behavior
+                .unwrap_or(FileExistsBehavior::Disallow)
+                .name(),
         }},
         "Revision": revision,
     });

@@ -288,7 +288,7 @@ pub struct Deployment {
     pub ignore_application_stop_failures: bool,
     pub auto_rollback: Option<AutoRollback>,
     pub update_outdated_instances_only: bool,
-    pub file_exists_behavior: Option<String>,
+    pub file_exists_behavior: Option<slipway_shared::appspec::FileExistsBehavior>,
     pub target_instances: Option<Value>,
     pub rollback_info: Option<RollbackInfo>,
     pub targets: Vec<Target>,

@@ -1,6 +1,7 @@
 //! Deployments: creating, describing, listing and stopping them.
 
 use serde_json::{Value, json};
+use slipway_shared::appspec::FileExistsBehavior;
 use std::sync::Arc;
 
 use super::groups::{auto_rollback, config_name, default_style};
@@ -29,15 +30,21 @@ pub(super) fn create_deployment(st: &mut State, input: &Input) -> Result<String,
     let config = config_name(st, input)?.unwrap_or_else(|| g.config_name.clone());
     let description = input.string("description")?;
     check_description(&description)?;
-    let file_exists = input.string("fileExistsBehavior")?;
-    if let Some(f) = &file_exists
-        && !["DISALLOW", "OVERWRITE", "RETAIN"].contains(&f.as_str())
-    {
-        return Err(AwsError::new(
-            "InvalidFileExistsBehaviorException",
-            format!("The fileExistsBehavior is invalid: {f}"),
-        ));
-    }
+    let file_exists = input
+        .string("fileExistsBehavior")?
+        .map(|f| {
+            FileExistsBehavior::ALL
+                .iter()
+                .find(|(name, _)| *name == f)
+                .map(|(_, behaviour)| *behaviour)
+                .ok_or_else(|| {
+                    AwsError::new(
+                        "InvalidFileExistsBehaviorException",
+                        format!("The fileExistsBehavior is invalid: {f}"),
+                    )
+                })
+        })
+        .transpose()?;
     let rollback = auto_rollback(input)?;
     let ignore_stop = input
         .get::<bool>("ignoreApplicationStopFailures")?
@@ -147,7 +154,7 @@ pub(super) fn deployment_info(st: &State, d: &Deployment) -> Value {
         "deploymentStyle": style,
         "targetInstances": d.target_instances,
         "instanceTerminationWaitTimeStarted": false,
-        "fileExistsBehavior": d.file_exists_behavior.clone().unwrap_or_else(|| "DISALLOW".to_owned()),
+        "fileExistsBehavior": d.file_exists_behavior.unwrap_or(FileExistsBehavior::Disallow).name(),
         "deploymentStatusMessages": d.status_messages,
         "computePlatform": "Server",
     })

@@ -263,18 +263,26 @@ mod tests {
     }
 
     #[test]
-    fn bundle_type_is_inferred_from_the_key() {
-        let r = check_revision(Revision {
-            revision_type: Some("S3".into()),
-            s3_location: Some(S3Location {
-                bucket: Some("b".into()),
-                key: Some("app.tar.gz".into()),
-                ..S3Location::default()
-            }),
-            git_hub_location: None,
-        })
-        .unwrap();
-        assert_eq!(r.s3_location.unwrap().bundle_type.as_deref(), Some("tgz"));
+    fn bundle_type_is_inferred_from_the_key_in_any_case() {
+        // The one inference slipway-shared makes, which the action's upload
+        // keys follow too.
+        for (key, expected) in [("app.tar.gz", "tgz"), ("b.TGZ", "tgz"), ("b.Zip", "zip")] {
+            let r = check_revision(Revision {
+                revision_type: Some("S3".into()),
+                s3_location: Some(S3Location {
+                    bucket: Some("b".into()),
+                    key: Some(key.into()),
+                    ..S3Location::default()
+                }),
+                git_hub_location: None,
+            })
+            .unwrap();
+            assert_eq!(
+                r.s3_location.unwrap().bundle_type.as_deref(),
+                Some(expected),
+                "{key}"
+            );
+        }
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub(super) fn check_revision(mut r: Revision) -> Result<Revision, AwsError> {
                 s3.bundle_type = Some(inferred.as_str().to_owned());
             }
             let bundle = s3.bundle_type.as_deref().unwrap_or_default();
-            if !["tar", "tgz", "zip"].contains(&bundle) {
+            if bundle.parse::<BundleType>().is_err() {
                 return Err(invalid(&format!(
                     "Bundle type {bundle} is not valid for the Server compute platform."
                 )));
