@@ -42,6 +42,15 @@
 //!   stop asking for rollback redeploys the group's last successful revision
 //!   as creator `codeDeployRollback`, with `rollbackInfo` on both deployments.
 //!
+//! - List operations answer a page at a time with `nextToken`
+//!   ([`SimulatorConfig::page_size`]). A deregistered on-premises instance
+//!   stays listed (with its `deregisterTime`) but is never a target, and
+//!   its IAM identity may be registered again.
+//! - Time of day comes from [`SimulatorConfig::clock`]; timers run on
+//!   tokio's clock. Tests can expire a host's commands at once
+//!   ([`SimulatorHandle::expire_commands`]) and await a deployment's status
+//!   ([`SimulatorHandle::watch`]) instead of leaving margins.
+//!
 //! # Layout
 //! - [`server`]: the axum router for both planes and the [`Simulator`] entry.
 //! - [`control`]: the control plane, `CodeDeploy_20141006.<Op>`.
