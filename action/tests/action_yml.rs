@@ -200,14 +200,36 @@ fn every_output_comes_from_the_run_step() {
     }
 }
 
+/// The inputs the binary reads as booleans: the flags whose value is a
+/// `BOOL`, in every command.
+fn boolean_inputs() -> BTreeSet<String> {
+    let cli = Cli::command();
+    std::iter::once(&cli)
+        .chain(cli.get_subcommands())
+        .flat_map(|c| c.get_arguments())
+        .filter(|a| {
+            a.get_value_names()
+                .is_some_and(|names| names.iter().any(|n| n == "BOOL"))
+        })
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect()
+}
+
 #[test]
 fn boolean_defaults_are_toolkit_booleans() {
     let action = action();
-    for (name, input) in action["inputs"].as_object().unwrap() {
-        if let Some(default) = input["default"].as_str()
-            && (default == "true" || default == "false")
-        {
-            inputs::parse_bool(name, default).unwrap();
+    let booleans = boolean_inputs();
+    assert!(
+        booleans.contains("output-env-credentials"),
+        "the BOOL flags are found: {booleans:?}"
+    );
+    for name in &booleans {
+        let input = &action["inputs"][name];
+        let default = input["default"]
+            .as_str()
+            .unwrap_or_else(|| panic!("boolean input {name} has a quoted default: {input}"));
+        if let Err(e) = inputs::parse_bool(name, default) {
+            panic!("boolean input {name}'s default {default:?} does not parse: {e}");
         }
     }
 }

@@ -96,10 +96,13 @@ pub struct Diagnostics {
     /// What happened.
     pub error_code: ErrorCode,
     /// The script that failed, or empty.
+    #[serde(default)]
     pub script_name: String,
     /// One line for people.
+    #[serde(default)]
     pub message: String,
     /// The tail of the scripts' output; see [`log_tail`].
+    #[serde(default)]
     pub log: String,
 }
 

@@ -1,7 +1,7 @@
 //! Random identifiers shaped like AWS's: key ids, secrets, session tokens,
 //! request ids, and the stable unique ids IAM gives principals.
 
-use rand::Rng;
+use rand::RngExt;
 use rand::distr::{Alphanumeric, SampleString};
 use sha2::{Digest, Sha256};
 

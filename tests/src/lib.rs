@@ -17,8 +17,8 @@
 //! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
 //! - [`scripted_host`]: a host that speaks the CodeDeploy command protocol, playing a script.
-//! - [`sigv4_sign`]: signs a request with SigV4 as the SDKs do.
-//! - [`sigv4_verify`]: checks a request's SigV4 signature against the issued credentials.
+//! - [`sigv4`]: signs a request with SigV4 as the SDKs do ([`sigv4_sign`]), and checks
+//!   a request's signature against the issued credentials ([`sigv4_verify`]).
 //! - [`error`]: [`Error`], what can fail while starting.
 //! - `server`, `ids`, `timestamp`, `sync`: serving a router, AWS-shaped
 //!   ids, AWS's timestamps, locking.
@@ -88,8 +88,7 @@ pub mod sandbox;
 pub mod scripted_host;
 mod server;
 pub mod signing_key;
-pub mod sigv4_sign;
-pub mod sigv4_verify;
+pub mod sigv4;
 pub mod sts;
 mod sync;
 mod timestamp;
@@ -103,4 +102,6 @@ pub use moto::Moto;
 pub use oidc::OidcIssuer;
 pub use sandbox::{Sandbox, SandboxBuilder};
 pub use signing_key::SigningKey;
+/// The signer and the verifier under the paths they had before `sigv4/`.
+pub use sigv4::{sign as sigv4_sign, verify as sigv4_verify};
 pub use sts::{AssumeRecord, AwsTrust, Condition, Federated, Operator, Role, Sts, TrustPolicy};

@@ -202,7 +202,7 @@ async fn token(State(state): State<Arc<IssuerState>>, uri: Uri, headers: HeaderM
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer_token);
     if bearer != Some(state.request_token.as_str()) {
         // The Actions service's own words for a missing or wrong bearer.
         return actions_error(
@@ -225,6 +225,16 @@ async fn token(State(state): State<Arc<IssuerState>>, uri: Uri, headers: HeaderM
         }
     };
     Json(json!({ "value": state.mint(audience) })).into_response()
+}
+
+/// The credentials of an `Authorization: Bearer …` header. The scheme is
+/// matched without regard to case (RFC 9110 §11.1); GitHub's own examples
+/// write it `bearer`.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
 }
 
 async fn not_found() -> Response {

@@ -31,14 +31,12 @@ pub use self::client::{
 pub use self::spec::{DeploymentSpec, Revision, SpecError};
 use crate::codedeploy::envelope::{self, Envelope, EnvelopeError};
 use crate::credentials::IssuedCredential;
-
-/// The events that are never scripts-only: the agent itself does the work,
-/// so they are never a noop.
-const AGENT_EVENTS: &[&str] = &["DownloadBundle", "Install"];
+use crate::sync::lock;
 
 use slipway_shared::diagnostics::Diagnostics;
 /// The agent's diagnostics codes, shared with the action and the agent.
 pub use slipway_shared::diagnostics::ErrorCode;
+use slipway_shared::lifecycle::LifecycleEvent;
 
 /// How the host answers one lifecycle event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,11 +56,45 @@ pub enum Outcome {
         /// The tail of the script's log.
         log: String,
     },
+    /// A hook that runs until the test opens the gate, then succeeds: an
+    /// event held in flight for exactly as long as the test needs.
+    WaitFor(Gate),
     /// Acknowledged, then never completed (a hung script).
     Hang,
     /// Polled but never acknowledged nor completed (a host that died).
     NeverAnswer,
 }
+
+/// A gate a [`Outcome::WaitFor`] hook waits on until the test opens it.
+/// Clones share one gate; once open it stays open.
+#[derive(Debug, Clone, Default)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Gate {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Lets every hook waiting on this gate, and every later one, finish.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Waits until the gate is open.
+    pub async fn wait(&self) {
+        let mut open = self.0.subscribe();
+        // The sender lives in `self`, so the channel cannot close here.
+        let _ = open.wait_for(|open| *open).await;
+    }
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Gate {}
 
 impl Outcome {
     /// A script that exits with `exit_code`, in the official agent's words.
@@ -79,7 +111,9 @@ impl Outcome {
 
     /// Whether the agent would ack this event as a noop.
     fn is_noop(&self, event: &str) -> bool {
-        matches!(self, Self::Noop) && !AGENT_EVENTS.contains(&event)
+        // The agent does DownloadBundle and Install itself, hooks or not.
+        matches!(self, Self::Noop)
+            && LifecycleEvent::from_name(event).is_none_or(LifecycleEvent::takes_hooks)
     }
 }
 
@@ -281,15 +315,11 @@ impl ScriptedHost {
 
     /// Replaces the script, also for a host already [spawned](Self::spawn).
     pub fn set_script(&self, script: Script) {
-        *self.script.lock().unwrap_or_else(|e| e.into_inner()) = script;
+        *lock(&self.script) = script;
     }
 
     fn outcome(&self, event: &str) -> Outcome {
-        self.script
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .outcome(event)
-            .clone()
+        lock(&self.script).outcome(event).clone()
     }
 
     /// Polls once (a long poll) and carries the command it gets, if any,
@@ -374,6 +404,12 @@ impl ScriptedHost {
                 handled.script_time = started.elapsed();
                 ("Succeeded", diagnostics(Diagnostics::succeeded()))
             }
+            Outcome::WaitFor(gate) => {
+                let started = Instant::now();
+                gate.wait().await;
+                handled.script_time = started.elapsed();
+                ("Succeeded", diagnostics(Diagnostics::succeeded()))
+            }
             Outcome::Fail {
                 code,
                 script_name,
@@ -450,7 +486,7 @@ impl ScriptedHost {
                         let (worker, log) = (host.clone(), task_log.clone());
                         tokio::spawn(async move {
                             let result = worker.handle(command).await;
-                            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+                            let mut log = lock(&log);
                             match result {
                                 Ok(handled) => log.handled.push(handled),
                                 Err(err) => log.errors.push(error_chain(&err)),
@@ -460,11 +496,7 @@ impl ScriptedHost {
                     }
                     Ok(None) => tokio::time::sleep(host.poll_pause).await,
                     Err(err) => {
-                        task_log
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .errors
-                            .push(error_chain(&err));
+                        lock(&task_log).errors.push(error_chain(&err));
                         tokio::time::sleep(host.error_pause).await;
                     }
                 }
@@ -560,7 +592,7 @@ impl RunningHost {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HostLog> {
-        self.log.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.log)
     }
 }
 
@@ -576,17 +608,33 @@ mod tests {
 
     #[test]
     fn a_script_answers_each_event_with_its_own_outcome_or_the_default() {
-        let script = Script::noop().on("ApplicationStart", Outcome::script_failed("start.sh", 3));
+        let failed = Outcome::script_failed("start.sh", 3);
+        let script = Script::noop().on("ApplicationStart", failed.clone());
         assert_eq!(script.outcome("BeforeInstall"), &Outcome::Noop);
-        assert_eq!(
-            script.outcome("ApplicationStart"),
-            &Outcome::Fail {
-                code: ErrorCode::ScriptFailed,
-                script_name: "start.sh".to_owned(),
-                message: "Script at specified location: start.sh failed with exit code 3"
-                    .to_owned(),
-                log: "[stderr]start.sh: exit 3\n".to_owned(),
-            }
+        assert_eq!(script.outcome("ApplicationStart"), &failed);
+    }
+
+    /// The official agent v1.8.1's report of a script that exited 3, as
+    /// captured against the simulator (reference notes, 2026-12-01): the
+    /// code, the message and a log tail whose lines carry a stream prefix.
+    #[test]
+    fn a_failed_script_reads_as_the_official_agent_reports_it() {
+        let Outcome::Fail {
+            code,
+            script_name,
+            message,
+            log,
+        } = Outcome::script_failed("scripts/start.sh", 3)
+        else {
+            panic!("a failure");
+        };
+        assert_eq!(code.code(), 4);
+        assert_eq!(script_name, "scripts/start.sh");
+        assert!(message.ends_with("failed with exit code 3"), "{message}");
+        assert!(message.contains("scripts/start.sh"), "{message}");
+        assert!(
+            log.starts_with("[stderr]") && log.ends_with('\n'),
+            "{log:?}"
         );
     }
 

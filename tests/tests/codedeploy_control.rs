@@ -14,6 +14,7 @@ use aws_sdk_codedeploy::types::{
     MinimumHealthyHosts, MinimumHealthyHostsType, RevisionLocation, RevisionLocationType,
     S3Location, Tag, TagFilter, TagFilterType, TargetStatus,
 };
+use aws_sdk_codedeploy::types::{ComputePlatform, LifecycleEventStatus, RegistrationStatus};
 use serde_json::{Value, json};
 use slipway_tests::codedeploy::{Simulator, SimulatorConfig, SimulatorHandle};
 use slipway_tests::credentials::{CredentialStore, IssuedCredential};
@@ -23,6 +24,11 @@ const ACCESS_KEY: &str = "AKIAEXAMPLECONTROL01";
 const SECRET_KEY: &str = "control-plane-test-secret-key-0123456789";
 
 async fn start() -> (SimulatorHandle, Client) {
+    start_paged(SimulatorConfig::new(CredentialStore::default()).page_size).await
+}
+
+/// A simulator whose list operations page after `page_size` ids.
+async fn start_paged(page_size: usize) -> (SimulatorHandle, Client) {
     let store = CredentialStore::default();
     store.insert(IssuedCredential {
         access_key_id: ACCESS_KEY.to_owned(),
@@ -33,6 +39,7 @@ async fn start() -> (SimulatorHandle, Client) {
     });
     let mut config = SimulatorConfig::new(store);
     config.poll_wait = Duration::from_millis(500);
+    config.page_size = page_size;
     let sim = Simulator::start(config).await.expect("simulator starts");
     let client = Client::from_conf(
         aws_sdk_codedeploy::Config::builder()
@@ -92,10 +99,34 @@ where
     }
 }
 
-#[tokio::test]
-async fn rust_sdk_drives_every_control_operation() {
-    let (sim, cd) = start().await;
+/// Application `shop` with group `prod` (AllAtOnce, on-premises hosts
+/// tagged role=web, rollback on failure) and host `web-1` in it.
+async fn shop_with_prod_group(cd: &Client) {
+    cd.create_application()
+        .application_name("shop")
+        .send()
+        .await
+        .unwrap();
+    let rollback = AutoRollbackConfiguration::builder()
+        .enabled(true)
+        .events(AutoRollbackEvent::DeploymentFailure)
+        .build();
+    cd.create_deployment_group()
+        .application_name("shop")
+        .deployment_group_name("prod")
+        .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
+        .deployment_config_name("CodeDeployDefault.AllAtOnce")
+        .on_premises_instance_tag_filters(web_filter())
+        .auto_rollback_configuration(rollback)
+        .send()
+        .await
+        .unwrap();
+    register(cd, "web-1", &[("role", "web")]).await;
+}
 
+#[tokio::test]
+async fn applications_are_created_described_and_unique() {
+    let (_sim, cd) = start().await;
     let app_id = cd
         .create_application()
         .application_name("shop")
@@ -117,7 +148,11 @@ async fn rust_sdk_drives_every_control_operation() {
         .send()
         .await;
     assert_eq!(code(dup.unwrap_err()), "ApplicationAlreadyExistsException");
+}
 
+#[tokio::test]
+async fn deployment_configs_are_created_and_described() {
+    let (_sim, cd) = start().await;
     let custom = cd
         .create_deployment_config()
         .deployment_config_name("TwoThirds")
@@ -151,7 +186,16 @@ async fn rust_sdk_drives_every_control_operation() {
         code(missing.unwrap_err()),
         "DeploymentConfigDoesNotExistException"
     );
+}
 
+#[tokio::test]
+async fn deployment_groups_are_created_updated_and_described() {
+    let (_sim, cd) = start().await;
+    cd.create_application()
+        .application_name("shop")
+        .send()
+        .await
+        .unwrap();
     let rollback = AutoRollbackConfiguration::builder()
         .enabled(true)
         .events(AutoRollbackEvent::DeploymentFailure)
@@ -208,7 +252,16 @@ async fn rust_sdk_drives_every_control_operation() {
         code(no_app.unwrap_err()),
         "ApplicationDoesNotExistException"
     );
+}
 
+#[tokio::test]
+async fn revisions_are_registered_found_and_checked() {
+    let (_sim, cd) = start().await;
+    cd.create_application()
+        .application_name("shop")
+        .send()
+        .await
+        .unwrap();
     cd.register_application_revision()
         .application_name("shop")
         .description("first build")
@@ -238,7 +291,11 @@ async fn rust_sdk_drives_every_control_operation() {
         .send()
         .await;
     assert_eq!(code(invalid.unwrap_err()), "InvalidRevisionException");
+}
 
+#[tokio::test]
+async fn on_premises_instances_are_registered_and_tagged() {
+    let (_sim, cd) = start().await;
     cd.register_on_premises_instance()
         .instance_name("web-1")
         .iam_user_arn("arn:aws:iam::123456789012:user/web-1")
@@ -261,7 +318,18 @@ async fn rust_sdk_drives_every_control_operation() {
         code(unregistered.unwrap_err()),
         "InstanceNotRegisteredException"
     );
+}
 
+#[tokio::test]
+async fn a_deployment_is_created_described_listed_and_stopped() {
+    let (_sim, cd) = start().await;
+    shop_with_prod_group(&cd).await;
+    cd.register_application_revision()
+        .application_name("shop")
+        .revision(s3_revision("shop/1.tgz"))
+        .send()
+        .await
+        .unwrap();
     let before = SystemTime::now() - Duration::from_secs(60);
     let id = cd
         .create_deployment()
@@ -420,7 +488,390 @@ async fn rust_sdk_drives_every_control_operation() {
         code(unknown.unwrap_err()),
         "DeploymentDoesNotExistException"
     );
-    drop(sim);
+}
+
+async fn register(cd: &Client, name: &str, tags: &[(&str, &str)]) {
+    cd.register_on_premises_instance()
+        .instance_name(name)
+        .iam_user_arn(format!("arn:aws:iam::123456789012:user/{name}"))
+        .send()
+        .await
+        .unwrap();
+    if !tags.is_empty() {
+        cd.add_tags_to_on_premises_instances()
+            .instance_names(name)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn on_premises_instances_are_listed_untagged_and_deregistered_freeing_their_identity() {
+    let (_sim, cd) = start().await;
+    register(&cd, "web-1", &[("role", "web"), ("env", "prod")]).await;
+    register(&cd, "db-1", &[("role", "db")]).await;
+
+    let web = cd
+        .list_on_premises_instances()
+        .tag_filters(web_filter())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(web.instance_names(), ["web-1"]);
+
+    cd.remove_tags_from_on_premises_instances()
+        .instance_names("web-1")
+        .tags(Tag::builder().key("env").value("prod").build())
+        // A tag the instance does not carry is no error.
+        .tags(Tag::builder().key("env").value("dev").build())
+        .send()
+        .await
+        .unwrap();
+    let infos = cd
+        .batch_get_on_premises_instances()
+        .instance_names("web-1")
+        .instance_names("ghost")
+        .send()
+        .await
+        .unwrap();
+    let [info] = infos.instance_infos() else {
+        panic!("one instance: {infos:?}");
+    };
+    assert_eq!(
+        info.tags(),
+        [Tag::builder().key("role").value("web").build()]
+    );
+    assert!(info.deregister_time.is_none());
+
+    cd.deregister_on_premises_instance()
+        .instance_name("web-1")
+        .send()
+        .await
+        .unwrap();
+    let web1 = cd
+        .get_on_premises_instance()
+        .instance_name("web-1")
+        .send()
+        .await
+        .unwrap()
+        .instance_info
+        .unwrap();
+    assert!(web1.deregister_time.is_some());
+    for (status, names) in [
+        (RegistrationStatus::Registered, vec!["db-1"]),
+        (RegistrationStatus::Deregistered, vec!["web-1"]),
+    ] {
+        let listed = cd
+            .list_on_premises_instances()
+            .registration_status(status.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.instance_names(), names, "{status:?}");
+    }
+    let untag = cd
+        .remove_tags_from_on_premises_instances()
+        .instance_names("web-1")
+        .tags(Tag::builder().key("role").value("web").build())
+        .send()
+        .await;
+    assert_eq!(code(untag.unwrap_err()), "InstanceNotRegisteredException");
+
+    // The host's IAM identity may now be registered again, under a new name.
+    cd.register_on_premises_instance()
+        .instance_name("web-1b")
+        .iam_user_arn("arn:aws:iam::123456789012:user/web-1")
+        .send()
+        .await
+        .unwrap();
+    let taken = cd
+        .register_on_premises_instance()
+        .instance_name("web-1c")
+        .iam_user_arn("arn:aws:iam::123456789012:user/web-1")
+        .send()
+        .await;
+    assert_eq!(
+        code(taken.unwrap_err()),
+        "IamUserArnAlreadyRegisteredException"
+    );
+}
+
+#[tokio::test]
+#[allow(deprecated)] // the official CLI still calls the instance operations
+async fn batch_gets_answer_for_applications_groups_and_deployment_instances() {
+    let (_sim, cd) = start().await;
+    for app in ["shop", "blog"] {
+        cd.create_application()
+            .application_name(app)
+            .send()
+            .await
+            .unwrap();
+    }
+    let apps = cd
+        .batch_get_applications()
+        .application_names("shop")
+        .application_names("blog")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<_> = apps
+        .applications_info()
+        .iter()
+        .map(|a| a.application_name.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, ["shop", "blog"]);
+    let ghost = cd
+        .batch_get_applications()
+        .application_names("shop")
+        .application_names("ghost")
+        .send()
+        .await;
+    assert_eq!(code(ghost.unwrap_err()), "ApplicationDoesNotExistException");
+
+    for group in ["prod", "staging"] {
+        cd.create_deployment_group()
+            .application_name("shop")
+            .deployment_group_name(group)
+            .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
+            .on_premises_instance_tag_filters(web_filter())
+            .send()
+            .await
+            .unwrap();
+    }
+    let groups = cd
+        .batch_get_deployment_groups()
+        .application_name("shop")
+        .deployment_group_names("prod")
+        .deployment_group_names("qa")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.deployment_groups_info().len(), 1);
+    assert!(groups.error_message().unwrap().contains("qa"), "{groups:?}");
+
+    register(&cd, "web-1", &[("role", "web")]).await;
+    let id = cd
+        .create_deployment()
+        .application_name("shop")
+        .deployment_group_name("prod")
+        .revision(s3_revision("shop/1.tgz"))
+        .send()
+        .await
+        .unwrap()
+        .deployment_id
+        .unwrap();
+    // Nobody polls: web-1 waits on its first command.
+    let summary = eventually("web-1 to start", || async {
+        let got = cd
+            .batch_get_deployment_instances()
+            .deployment_id(&id)
+            .instance_ids("web-1")
+            .instance_ids("web-9")
+            .send()
+            .await
+            .ok()?;
+        let summary = got.instances_summary().first()?.clone();
+        assert!(got.error_message().unwrap().contains("web-9"), "{got:?}");
+        (summary.status == Some(aws_sdk_codedeploy::types::InstanceStatus::InProgress))
+            .then_some(summary)
+    })
+    .await;
+    // ApplicationStop is skipped on a first deployment, and a skipped
+    // event carries its end time as AWS shows it.
+    let stop = &summary.lifecycle_events()[0];
+    assert_eq!(
+        stop.lifecycle_event_name.as_deref(),
+        Some("ApplicationStop")
+    );
+    assert_eq!(stop.status, Some(LifecycleEventStatus::Skipped));
+    assert!(stop.end_time.is_some(), "{stop:?}");
+    cd.stop_deployment()
+        .deployment_id(&id)
+        .send()
+        .await
+        .unwrap();
+
+    cd.delete_deployment_group()
+        .application_name("shop")
+        .deployment_group_name("staging")
+        .send()
+        .await
+        .unwrap();
+    let listed = cd
+        .list_deployment_groups()
+        .application_name("shop")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.deployment_groups(), ["prod"]);
+    let gone = cd
+        .get_deployment_group()
+        .application_name("shop")
+        .deployment_group_name("staging")
+        .send()
+        .await;
+    assert_eq!(
+        code(gone.unwrap_err()),
+        "DeploymentGroupDoesNotExistException"
+    );
+}
+
+#[tokio::test]
+async fn list_operations_hand_out_pages_with_next_tokens() {
+    let (_sim, cd) = start_paged(2).await;
+    for app in ["a", "b", "c", "d", "e"] {
+        cd.create_application()
+            .application_name(app)
+            .send()
+            .await
+            .unwrap();
+    }
+    let first = cd.list_applications().send().await.unwrap();
+    assert_eq!(first.applications(), ["a", "b"]);
+    let token = first.next_token.clone().expect("a second page");
+    let second = cd
+        .list_applications()
+        .next_token(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.applications(), ["c", "d"]);
+    // The SDK's paginator follows the tokens to the end.
+    let all: Vec<String> = cd
+        .list_applications()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    assert_eq!(all, ["a", "b", "c", "d", "e"]);
+    for bad in ["not-a-token", token.as_str()] {
+        // A token from another operation is as invalid as a made-up one.
+        let refused = cd.list_deployment_configs().next_token(bad).send().await;
+        assert_eq!(code(refused.unwrap_err()), "InvalidNextTokenException");
+    }
+    let configs: Vec<String> = cd
+        .list_deployment_configs()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    assert!(configs.len() > 2, "{configs:?}");
+}
+
+#[tokio::test]
+async fn every_predefined_deployment_config_is_listed_and_described() {
+    let (_sim, cd) = start().await;
+    cd.create_deployment_config()
+        .deployment_config_name("TwoThirds")
+        .minimum_healthy_hosts(
+            MinimumHealthyHosts::builder()
+                .r#type(MinimumHealthyHostsType::FleetPercent)
+                .value(66)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let names = cd
+        .list_deployment_configs()
+        .send()
+        .await
+        .unwrap()
+        .deployment_configs_list
+        .unwrap();
+    for expected in [
+        "CodeDeployDefault.OneAtATime",
+        "CodeDeployDefault.HalfAtATime",
+        "CodeDeployDefault.AllAtOnce",
+        "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+        "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
+        "CodeDeployDefault.LambdaAllAtOnce",
+        "CodeDeployDefault.ECSLinear10PercentEvery1Minutes",
+        "CodeDeployDefault.ECSCanary10Percent15Minutes",
+        "CodeDeployDefault.ECSAllAtOnce",
+        "TwoThirds",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected}: {names:?}");
+    }
+    for name in &names {
+        let info = cd
+            .get_deployment_config()
+            .deployment_config_name(name)
+            .send()
+            .await
+            .unwrap()
+            .deployment_config_info
+            .unwrap();
+        assert_eq!(info.deployment_config_name.as_deref(), Some(name.as_str()));
+        let platform = info.compute_platform.unwrap();
+        if platform == ComputePlatform::Server {
+            assert!(info.minimum_healthy_hosts.is_some(), "{name}");
+        } else {
+            assert!(info.traffic_routing_config.is_some(), "{name}");
+        }
+    }
+    let canary = cd
+        .get_deployment_config()
+        .deployment_config_name("CodeDeployDefault.ECSCanary10Percent15Minutes")
+        .send()
+        .await
+        .unwrap()
+        .deployment_config_info
+        .unwrap()
+        .traffic_routing_config
+        .unwrap()
+        .time_based_canary
+        .unwrap();
+    assert_eq!((canary.canary_percentage, canary.canary_interval), (10, 15));
+    // A Server group cannot use a Lambda config.
+    cd.create_application()
+        .application_name("shop")
+        .send()
+        .await
+        .unwrap();
+    let lambda = cd
+        .create_deployment_group()
+        .application_name("shop")
+        .deployment_group_name("prod")
+        .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
+        .deployment_config_name("CodeDeployDefault.LambdaAllAtOnce")
+        .send()
+        .await;
+    assert_eq!(
+        code(lambda.unwrap_err()),
+        "InvalidDeploymentConfigNameException"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_operation_is_named_in_the_error() {
+    let (sim, _) = start().await;
+    let (status, reply) = post(
+        &sim.endpoint(),
+        "CodeDeploy_20141006.Frobnicate",
+        "{}",
+        "codedeploy",
+        SECRET_KEY,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(reply["__type"], "UnknownOperationException");
+    assert!(
+        reply["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("CodeDeploy_20141006.Frobnicate")),
+        "{reply}"
+    );
 }
 
 fn venv_python() -> PathBuf {
@@ -461,6 +912,17 @@ assert isinstance(h1["registerTime"], datetime.datetime)
 assert cd.list_applications()["applications"] == ["app"]
 assert cd.list_deployment_groups(applicationName="app")["deploymentGroups"] == ["g2"]
 assert "CodeDeployDefault.HalfAtATime" in cd.list_deployment_configs()["deploymentConfigsList"]
+configs = cd.get_paginator("list_deployment_configs").paginate().build_full_result()["deploymentConfigsList"]
+for name in configs:
+    info = cd.get_deployment_config(deploymentConfigName=name)["deploymentConfigInfo"]
+    assert info["computePlatform"] in ("Server", "Lambda", "ECS"), info
+assert cd.batch_get_applications(applicationNames=["app"])["applicationsInfo"][0]["applicationName"] == "app"
+assert cd.batch_get_deployment_groups(applicationName="app", deploymentGroupNames=["g2"])["deploymentGroupsInfo"][0]["deploymentGroupName"] == "g2"
+cd.remove_tags_from_on_premises_instances(instanceNames=["h1"], tags=[{"Key": "role", "Value": "web"}])
+cd.deregister_on_premises_instance(instanceName="h1")
+assert cd.list_on_premises_instances(registrationStatus="Deregistered")["instanceNames"] == ["h1"]
+h1 = cd.batch_get_on_premises_instances(instanceNames=["h1"])["instanceInfos"][0]
+assert isinstance(h1["deregisterTime"], datetime.datetime) and h1.get("tags", []) == [], h1
 # No EC2 instance matches the group: the deployment fails with NO_INSTANCES.
 dep = cd.create_deployment(applicationName="app", deploymentGroupName="g2", revision=rev)["deploymentId"]
 for _ in range(600):
@@ -490,6 +952,8 @@ try:
     raise SystemExit("expected DeploymentAlreadyCompletedException")
 except cd.exceptions.DeploymentAlreadyCompletedException as e:
     assert e.response["Error"]["Message"], e.response
+assert "h1" in cd.batch_get_deployment_instances(deploymentId=dep, instanceIds=["h1"])["errorMessage"]
+assert cd.delete_deployment_group(applicationName="app", deploymentGroupName="g2")["hooksNotCleanedUp"] == []
 try:
     cd.get_deployment(deploymentId="d-ZZZZZZZZZ")
     raise SystemExit("expected DeploymentDoesNotExistException")

@@ -16,7 +16,7 @@ use aws_sdk_codedeploy::types::{
 use fleet::{APPLICATION, Fleet, GROUP};
 use slipway_tests::codedeploy::EnvelopeFormat;
 use slipway_tests::credentials::IssuedCredential;
-use slipway_tests::scripted_host::{HostCommand, HostConfig, Outcome, Script, ScriptedHost};
+use slipway_tests::scripted_host::{Gate, HostCommand, HostConfig, Outcome, Script, ScriptedHost};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 /// Short, so a test's last open poll does not hold the simulator up.
@@ -221,12 +221,11 @@ async fn stop_deployment_stops_after_the_event_in_flight_and_rolls_back() {
     let good = fleet.deploy("shop-1.tgz").await.unwrap();
     assert_eq!(finish(&fleet, &good).await, "Succeeded");
 
-    // Long enough that the event is still in flight when the stop lands,
-    // even on a loaded machine.
-    let slow = Outcome::Succeed(Duration::from_secs(3));
+    // The event stays in flight until the stop has landed.
+    let gate = Gate::new();
     hosts[0]
         .host()
-        .set_script(Script::noop().on("BeforeInstall", slow));
+        .set_script(Script::noop().on("BeforeInstall", Outcome::WaitFor(gate.clone())));
     let id = fleet.deploy("shop-2.tgz").await.unwrap();
     let deadline = std::time::Instant::now() + DEADLINE;
     loop {
@@ -265,8 +264,10 @@ async fn stop_deployment_stops_after_the_event_in_flight_and_rolls_back() {
         .await
         .unwrap();
     assert_eq!(stop.status.unwrap().as_str(), "Pending");
-    // The event in flight keeps its slow outcome; the rollback runs fast.
+    // The rollback runs without hooks; then the event in flight finishes.
     hosts[0].host().set_script(Script::noop());
+    assert_eq!(fleet.sim.watch(&id).status().as_deref(), Some("InProgress"));
+    gate.open();
     assert_eq!(finish(&fleet, &id).await, "Stopped");
     let stopped = info(&fleet, &id).await;
     assert_eq!(
@@ -325,10 +326,16 @@ async fn a_host_that_never_answers_fails_at_the_host_timeout() {
 async fn first_command(fleet: &Fleet) -> (ScriptedHost, HostCommand) {
     let host = ScriptedHost::new(fleet.hosts[0].clone(), Script::noop());
     fleet.deploy("shop-1.tgz").await.unwrap();
+    let deadline = std::time::Instant::now() + DEADLINE;
     loop {
         if let Some(c) = host.poll().await.unwrap() {
             return (host, c);
         }
+        // Each poll waits up to POLL_WAIT, so this is not a busy loop.
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no command within {DEADLINE:?}"
+        );
     }
 }
 

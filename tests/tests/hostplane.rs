@@ -146,12 +146,24 @@ async fn a_command_abandoned_before_its_ack_is_skipped() {
 async fn a_hung_script_is_failed_by_the_host_timeout() {
     let fleet = fleet(1, "CodeDeployDefault.OneAtATime", EnvelopeFormat::Pkcs7Json).await;
     // The first event hangs, so no earlier one can be what times out. The
-    // timer starts when the command is queued, so poll, spec fetch and ack
-    // must all fit in it: three seconds leave them room on a loaded machine.
-    fleet.sim.set_host_timeout(Duration::from_secs(3));
+    // timeout is expired by hand once the host has acknowledged the event,
+    // so no timer has to outlast the poll, spec fetch and ack.
     let hosts = fleet.spawn_hosts(|_| Script::noop().on("DownloadBundle", Outcome::Hang));
     let id = fleet.deploy("shop-1.tgz").await.unwrap();
-    assert_eq!(fleet.wait_for_end(&id, DEADLINE).await.unwrap(), "Failed");
+    let host = fleet.hosts[0].host_identifier.clone();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while fleet.sim.acknowledged_events(&host) != ["DownloadBundle"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "DownloadBundle never acknowledged"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(fleet.sim.expire_commands(&host), 1);
+    let status = tokio::time::timeout(DEADLINE, fleet.sim.watch(&id).finished())
+        .await
+        .expect("the deployment ends");
+    assert_eq!(status, "Failed");
     let handled = hosts[0]
         .wait_until(DEADLINE, |h| !h.is_empty())
         .await

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt;
 use tokio::time::Instant;
 
 /// What to do after a failed attempt.
@@ -66,7 +66,7 @@ impl Backoff {
 
     /// A full-jitter wait before retry number `retry`: uniform in
     /// `[0, ceiling(retry)]`.
-    pub fn delay(&self, retry: u32, rng: &mut impl Rng) -> Duration {
+    pub fn delay(&self, retry: u32, rng: &mut impl RngExt) -> Duration {
         let ceiling = self.ceiling(retry).as_millis() as u64;
         Duration::from_millis(rng.random_range(0..=ceiling))
     }

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use slipway_shared::diagnostics::ErrorCode;
+use slipway_shared::appspec::FileExistsBehavior;
+use slipway_shared::diagnostics::Diagnostics;
 
 use super::envelope::Envelope;
 use super::orchestrator::{self, CompleteError, Simulation};
-use super::server::AwsError;
-use super::state::{CommandPhase, Diagnostics, HostCommand, State, Status};
+use super::server::{AwsError, strip_nulls};
+use super::state::{CommandPhase, EventDiagnostics, HostCommand, State, Status};
 use crate::credentials::IssuedCredential;
 
 type Output = Result<Value, AwsError>;
@@ -34,7 +35,7 @@ pub async fn dispatch(
         "PutHostCommandAcknowledgement" => sim.with_state(|st| acknowledge(st, &input, caller)),
         "PostHostCommandUpdate" => sim.with_state(|st| update(st, &input, caller)),
         "PutHostCommandComplete" => complete(sim, &input, caller),
-        _ => Err(AwsError::new("UnknownOperationException", "")),
+        _ => Err(AwsError::unknown_operation(op)),
     }
 }
 
@@ -86,7 +87,7 @@ async fn poll(sim: &Arc<Simulation>, input: &Value, caller: &str) -> Output {
                     "HostCommandIdentifier": c.id,
                     "HostIdentifier": c.host_identifier,
                     "DeploymentExecutionId": c.execution_id,
-                    "CommandName": c.name,
+                    "CommandName": c.event.name(),
                     "Nonce": c.nonce,
                 }})
             }))
@@ -111,8 +112,15 @@ fn take_command(st: &mut State, host: &str) -> Option<HostCommand> {
     let command = st.commands.get_mut(&id)?;
     command.phase = CommandPhase::Dispatched;
     let command = command.clone();
+    tracing::debug!(
+        deployment_id = %command.deployment_id,
+        command_id = %command.id,
+        event = %command.event,
+        host,
+        "command dispatched"
+    );
+    let now = st.now();
     if let Some(d) = st.deployments.get_mut(&command.deployment_id) {
-        let now = std::time::SystemTime::now();
         let t = &mut d.targets[command.target_index];
         let e = &mut t.events[command.event_index];
         e.status = Status::InProgress;
@@ -152,7 +160,7 @@ fn spec_json(st: &State, deployment_id: &str) -> Option<Value> {
             }
         })
     };
-    let mut spec = json!({
+    let spec = json!({
         "DeploymentId": d.id,
         "DeploymentGroupId": d.group_id,
         "DeploymentGroupName": d.group_name,
@@ -160,19 +168,14 @@ fn spec_json(st: &State, deployment_id: &str) -> Option<Value> {
         "DeploymentCreator": d.creator,
         "DeploymentType": "IN_PLACE",
         "AgentActionOverrides": { "AgentOverrides": {
-            "FileExistsBehavior": d.file_exists_behavior.clone().unwrap_or_else(|| "DISALLOW".to_owned()),
+            "FileExistsBehavior": d
+                .file_exists_behavior
+                .unwrap_or(FileExistsBehavior::Disallow)
+                .name(),
         }},
         "Revision": revision,
     });
-    strip_nulls_in_place(&mut spec);
-    Some(spec)
-}
-
-fn strip_nulls_in_place(v: &mut Value) {
-    if let Value::Object(map) = v {
-        map.retain(|_, v| !v.is_null());
-        map.values_mut().for_each(strip_nulls_in_place);
-    }
+    Some(strip_nulls(spec))
 }
 
 /// The deployment and target an execution id names: the simulator makes
@@ -267,6 +270,12 @@ fn acknowledge(st: &mut State, input: &Value, caller: &str) -> Output {
     }
     if command.phase == CommandPhase::Dispatched {
         command.phase = CommandPhase::Acknowledged;
+        tracing::debug!(
+            deployment_id = %command.deployment_id,
+            command_id = %command.id,
+            event = %command.event,
+            "command acknowledged"
+        );
     }
     let command = &st.commands[&id];
     Ok(json!({ "CommandStatus": central_status(st, command) }))
@@ -305,32 +314,21 @@ fn check_diagnostics(input: &Value) -> Result<Option<Envelope>, AwsError> {
     Ok(Some(envelope))
 }
 
-/// Maps the agent's integer error codes onto the service's vocabulary; a
-/// code the agent does not define is an unknown error.
-fn lifecycle_error_code(code: i64) -> &'static str {
-    ErrorCode::try_from(code).map_or("UnknownError", ErrorCode::lifecycle_error_code)
-}
-
-/// Reads the agent's `{"error_code", "script_name", "message", "log"}`.
-fn diagnostics(envelope: Option<Envelope>, succeeded: bool) -> Diagnostics {
+/// Reads the agent's payload, slipway-shared's [`Diagnostics`]. One that
+/// is not such JSON is still shown: as the message of an unknown error.
+fn diagnostics(envelope: Option<Envelope>, succeeded: bool) -> EventDiagnostics {
     let parsed = envelope
         .as_ref()
         .filter(|e| e.format == "JSON")
-        .and_then(|e| serde_json::from_str::<Value>(&e.payload).ok());
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        .and_then(|e| serde_json::from_str::<Diagnostics>(&e.payload).ok());
     match parsed {
-        Some(v) => Diagnostics {
-            error_code: lifecycle_error_code(
-                v.get("error_code")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(if succeeded { 0 } else { 5 }),
-            )
-            .to_owned(),
-            script_name: text(&v, "script_name"),
-            message: text(&v, "message"),
-            log_tail: text(&v, "log"),
+        Some(d) => EventDiagnostics {
+            error_code: d.error_code.lifecycle_error_code().to_owned(),
+            script_name: d.script_name,
+            message: d.message,
+            log_tail: d.log,
         },
-        None => Diagnostics {
+        None => EventDiagnostics {
             error_code: if succeeded { "Success" } else { "UnknownError" }.to_owned(),
             script_name: String::new(),
             message: envelope.map(|e| e.payload).unwrap_or_default(),
@@ -401,8 +399,11 @@ mod tests {
         assert_eq!(d.error_code, "ScriptFailed");
         assert_eq!(d.script_name, "scripts/start");
         assert_eq!(d.log_tail, "boom\n");
-        assert_eq!(lifecycle_error_code(6), "OutputsLeftOpen");
-        assert_eq!(lifecycle_error_code(7), "UnknownError");
+        for (code, name) in [(6, "OutputsLeftOpen"), (7, "UnknownError")] {
+            let payload =
+                format!(r#"{{"error_code":{code},"script_name":"","message":"m","log":""}}"#);
+            assert_eq!(diagnostics(json_envelope(&payload), false).error_code, name);
+        }
     }
 
     #[test]

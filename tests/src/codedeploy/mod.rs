@@ -42,22 +42,36 @@
 //!   stop asking for rollback redeploys the group's last successful revision
 //!   as creator `codeDeployRollback`, with `rollbackInfo` on both deployments.
 //!
+//! - List operations answer a page at a time with `nextToken`
+//!   ([`SimulatorConfig::page_size`]). A deregistered on-premises instance
+//!   stays listed (with its `deregisterTime`) but is never a target, and
+//!   its IAM identity may be registered again.
+//! - Time of day comes from [`SimulatorConfig::clock`]; timers run on
+//!   tokio's clock. Tests can expire a host's commands at once
+//!   ([`SimulatorHandle::expire_commands`]) and await a deployment's status
+//!   ([`SimulatorHandle::watch`]) instead of leaving margins.
+//!
 //! # Layout
 //! - [`server`]: the axum router for both planes and the [`Simulator`] entry.
 //! - [`control`]: the control plane, `CodeDeploy_20141006.<Op>`.
 //! - [`commands`]: the host command plane, `CodeDeployCommandService_v20141006.<Op>`.
 //! - [`orchestrator`]: scheduling hosts, lifecycle, failures, stops, timeouts, rollbacks.
 //! - [`state`]: the records: applications, groups, revisions, deployments, instances.
+//! - [`clock`]: the injected wall clock.
 //! - [`configs`]: `CodeDeployDefault.*` and minimum healthy hosts.
 //! - [`envelope`]: the signed or plain envelope a deployment spec travels in.
 
-pub mod commands;
-pub mod configs;
-pub mod control;
-pub mod envelope;
-pub mod orchestrator;
-pub mod server;
-pub mod state;
+pub(crate) mod clock;
+pub(crate) mod commands;
+pub(crate) mod configs;
+pub(crate) mod control;
+pub(crate) mod envelope;
+pub(crate) mod orchestrator;
+pub(crate) mod server;
+pub(crate) mod state;
 
+pub use clock::Clock;
 pub use envelope::EnvelopeFormat;
-pub use server::{AwsError, Simulator, SimulatorConfig, SimulatorError, SimulatorHandle};
+pub use server::{
+    AwsError, Simulator, SimulatorConfig, SimulatorError, SimulatorHandle, StatusWatch,
+};

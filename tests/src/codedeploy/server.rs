@@ -1,9 +1,8 @@
 //! One axum router serving both planes on one endpoint, told apart by
 //! `X-Amz-Target`, and the [`Simulator`] that starts it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -12,15 +11,14 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
+use super::clock::Clock;
 use super::envelope::{EnvelopeError, EnvelopeFormat};
 use super::orchestrator::Simulation;
-use super::state::{Ec2Instance, OnPremisesInstance};
+use super::state::{CommandPhase, Ec2Instance, OnPremisesInstance};
 use super::{commands, control};
 use crate::credentials::{CredentialStore, IssuedCredential};
+use crate::server::{Bound, HttpServer};
 use crate::sigv4_verify;
 
 /// The control plane's target prefix.
@@ -46,6 +44,11 @@ pub struct SimulatorConfig {
     /// How long PollHostCommand waits for a command before answering empty.
     pub poll_wait: Duration,
     pub envelope: EnvelopeFormat,
+    /// The most ids one page of a list operation holds.
+    pub page_size: usize,
+    /// The time of day records are stamped with and signatures checked
+    /// against.
+    pub clock: Clock,
 }
 
 impl SimulatorConfig {
@@ -60,6 +63,8 @@ impl SimulatorConfig {
             deployment_timeout: None,
             poll_wait: Duration::from_secs(20),
             envelope: EnvelopeFormat::Pkcs7Json,
+            page_size: super::state::DEFAULT_PAGE_SIZE,
+            clock: Clock::system(),
         }
     }
 }
@@ -67,11 +72,10 @@ impl SimulatorConfig {
 /// Failures starting the simulator.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulatorError {
-    #[error("bind codedeploy simulator on {addr}")]
+    #[error("bind the codedeploy simulator")]
     Bind {
-        addr: SocketAddr,
         #[source]
-        source: std::io::Error,
+        source: Box<crate::Error>,
     },
     #[error("make the deployment-spec signing key")]
     Signer {
@@ -87,28 +91,18 @@ impl Simulator {
     /// Binds 127.0.0.1 on a free port and serves both planes there until
     /// the handle is dropped.
     pub async fn start(config: SimulatorConfig) -> Result<SimulatorHandle, SimulatorError> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| SimulatorError::Bind { addr, source })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| SimulatorError::Bind { addr, source })?;
+        let bound =
+            Bound::new("codedeploy simulator")
+                .await
+                .map_err(|source| SimulatorError::Bind {
+                    source: Box::new(source),
+                })?;
         let sim = Arc::new(Simulation::new(config)?);
-        let app = router(sim.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let server = bound.serve(router(sim.clone()));
         Ok(SimulatorHandle {
-            endpoint: format!("http://{local}"),
+            endpoint: server.url(),
             sim,
-            shutdown: Some(tx),
-            task,
+            _server: server,
         })
     }
 }
@@ -117,8 +111,8 @@ impl Simulator {
 pub struct SimulatorHandle {
     endpoint: String,
     sim: Arc<Simulation>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    /// Dropping it stops the server.
+    _server: HttpServer,
 }
 
 impl SimulatorHandle {
@@ -164,7 +158,8 @@ impl SimulatorHandle {
                     iam_arn: iam_arn.to_owned(),
                     arn,
                     tags: own_tags(tags),
-                    register_time: SystemTime::now(),
+                    register_time: st.now(),
+                    deregister_time: None,
                 },
             );
         });
@@ -189,18 +184,77 @@ impl SimulatorHandle {
         })
     }
 
+    /// Fails every unfinished command of `host_identifier` at once, as its
+    /// host timeout would, so a test need not wait one out; returns how
+    /// many commands there were.
+    pub fn expire_commands(&self, host_identifier: &str) -> usize {
+        self.sim.expire_commands(host_identifier)
+    }
+
+    /// The lifecycle events `host_identifier` has acknowledged and not yet
+    /// completed.
+    pub fn acknowledged_events(&self, host_identifier: &str) -> Vec<String> {
+        self.sim.with_state(|st| {
+            st.commands
+                .values()
+                .filter(|c| {
+                    c.host_identifier == host_identifier && c.phase == CommandPhase::Acknowledged
+                })
+                .map(|c| c.event.name().to_owned())
+                .collect()
+        })
+    }
+
+    /// A watch on deployment `deployment_id`'s status.
+    pub fn watch(&self, deployment_id: &str) -> StatusWatch {
+        StatusWatch {
+            sim: self.sim.clone(),
+            changes: self.sim.subscribe(),
+            deployment_id: deployment_id.to_owned(),
+        }
+    }
+
     /// The number of PollHostCommand calls waiting right now.
     pub fn waiting_polls(&self) -> usize {
         self.sim.waiting_polls()
     }
 }
 
-impl Drop for SimulatorHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+/// Follows one deployment's status as the simulator changes it.
+pub struct StatusWatch {
+    sim: Arc<Simulation>,
+    changes: tokio::sync::watch::Receiver<u64>,
+    deployment_id: String,
+}
+
+impl StatusWatch {
+    /// The status now (`None` for a deployment the simulator does not know).
+    pub fn status(&self) -> Option<String> {
+        // A plain read: `with_state` would count as a change and wake us.
+        self.sim
+            .lock()
+            .deployments
+            .get(&self.deployment_id)
+            .map(|d| d.status.as_str().to_owned())
+    }
+
+    /// Waits until the status satisfies `done`, and returns it. No timer is
+    /// involved: callers put their own deadline around it.
+    pub async fn until(&mut self, done: impl Fn(&str) -> bool) -> String {
+        loop {
+            self.changes.mark_unchanged();
+            if let Some(status) = self.status().filter(|s| done(s)) {
+                return status;
+            }
+            // The sender lives in the simulation this watch holds.
+            let _ = self.changes.changed().await;
         }
-        self.task.abort();
+    }
+
+    /// Waits until the deployment has ended, and returns its status.
+    pub async fn finished(&mut self) -> String {
+        self.until(|s| matches!(s, "Succeeded" | "Failed" | "Stopped"))
+            .await
     }
 }
 
@@ -224,7 +278,7 @@ async fn handle(
     if method != Method::POST {
         // The official agent probes `GET /` at startup and only needs an
         // answer; AWS answers such probes with an error document.
-        return AwsError::new("UnknownOperationException", "").into_response();
+        return AwsError::unknown_operation(&format!("{method} {uri}")).into_response();
     }
     let target = headers
         .get("x-amz-target")
@@ -248,7 +302,7 @@ async fn handle(
             Err(e) => Err(e),
         }
     } else {
-        Err(AwsError::new("UnknownOperationException", ""))
+        Err(AwsError::unknown_operation(&target))
     };
     match result {
         Ok(value) => json_response(StatusCode::OK, &value),
@@ -284,7 +338,7 @@ fn authenticate(
         service,
         &sim.settings.region,
         &sim.settings.credentials,
-        SystemTime::now(),
+        sim.with_state(|st| st.now()),
     )
     .map_err(|e| {
         let (code, message, status) = e.aws_error();
@@ -350,6 +404,16 @@ impl AwsError {
     pub fn serialization(message: &str) -> Self {
         AwsError::new("SerializationException", message)
     }
+
+    /// What AWS's JSON protocols answer for a target they do not serve:
+    /// the message names it, so a client meeting an operation the
+    /// simulator lacks learns which.
+    pub fn unknown_operation(target: &str) -> Self {
+        AwsError::new(
+            "UnknownOperationException",
+            format!("Unknown operation: {target}"),
+        )
+    }
 }
 
 impl IntoResponse for AwsError {
@@ -363,6 +427,22 @@ impl IntoResponse for AwsError {
             response.headers_mut().insert("x-amzn-errortype", v);
         }
         response
+    }
+}
+
+/// `v` without its null members, at any depth: AWS leaves out what is
+/// not set rather than sending null, and some clients (botocore's
+/// timestamp parser, the agent's) refuse a null where a value belongs.
+pub(crate) fn strip_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(strip_nulls).collect()),
+        v => v,
     }
 }
 

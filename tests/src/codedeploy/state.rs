@@ -5,19 +5,20 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
-use rand::Rng;
+use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use slipway_shared::lifecycle::LifecycleEvent as Event;
+
+use super::clock::Clock;
 use super::configs::{self, DeploymentConfig};
 use super::envelope::Envelope;
 
 /// The in-place lifecycle without a load balancer, in the order a host
 /// runs it: the one order the action, the agent and the simulator share.
-pub fn in_place_events() -> impl Iterator<Item = &'static str> {
-    slipway_shared::lifecycle::LifecycleEvent::in_place(false)
-        .iter()
-        .map(|event| event.name())
+pub fn in_place_events() -> impl Iterator<Item = Event> {
+    Event::in_place(false).iter().copied()
 }
 
 #[derive(Debug, Clone)]
@@ -165,7 +166,8 @@ pub struct RevisionRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum DeploymentStatus {
     Created,
-    Queued,
+    // `Queued` is never used: a second deployment to a busy group is
+    // refused (see the module docs).
     InProgress,
     Succeeded,
     Failed,
@@ -176,7 +178,6 @@ impl DeploymentStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             DeploymentStatus::Created => "Created",
-            DeploymentStatus::Queued => "Queued",
             DeploymentStatus::InProgress => "InProgress",
             DeploymentStatus::Succeeded => "Succeeded",
             DeploymentStatus::Failed => "Failed",
@@ -214,22 +215,24 @@ impl Status {
     }
 }
 
-/// A lifecycle event's `diagnostics`.
+/// A lifecycle event's `diagnostics` as the control plane reports them
+/// (the host's payload is slipway-shared's `Diagnostics`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostics {
+pub struct EventDiagnostics {
     pub error_code: String,
     pub script_name: String,
     pub message: String,
     pub log_tail: String,
 }
 
+/// One lifecycle event of a target, with its progress.
 #[derive(Debug, Clone)]
 pub struct LifecycleEvent {
-    pub name: &'static str,
+    pub event: Event,
     pub status: Status,
     pub start: Option<SystemTime>,
     pub end: Option<SystemTime>,
-    pub diagnostics: Option<Diagnostics>,
+    pub diagnostics: Option<EventDiagnostics>,
 }
 
 /// One instance a deployment runs on.
@@ -285,7 +288,7 @@ pub struct Deployment {
     pub ignore_application_stop_failures: bool,
     pub auto_rollback: Option<AutoRollback>,
     pub update_outdated_instances_only: bool,
-    pub file_exists_behavior: Option<String>,
+    pub file_exists_behavior: Option<slipway_shared::appspec::FileExistsBehavior>,
     pub target_instances: Option<Value>,
     pub rollback_info: Option<RollbackInfo>,
     pub targets: Vec<Target>,
@@ -320,7 +323,7 @@ pub struct HostCommand {
     pub execution_id: String,
     pub target_index: usize,
     pub event_index: usize,
-    pub name: &'static str,
+    pub event: Event,
     pub nonce: i64,
     pub phase: CommandPhase,
 }
@@ -333,6 +336,16 @@ pub struct OnPremisesInstance {
     pub arn: String,
     pub tags: Vec<(String, String)>,
     pub register_time: SystemTime,
+    /// Set by DeregisterOnPremisesInstance: the record stays (AWS lists
+    /// deregistered instances), but it is no target and no host, and its
+    /// IAM identity may be registered again.
+    pub deregister_time: Option<SystemTime>,
+}
+
+impl OnPremisesInstance {
+    pub fn is_registered(&self) -> bool {
+        self.deregister_time.is_none()
+    }
 }
 
 /// An EC2 instance the test bed pretends exists.
@@ -342,6 +355,12 @@ pub struct Ec2Instance {
     pub arn: String,
     pub tags: Vec<(String, String)>,
 }
+
+/// List operations' page size. AWS does not document its own; what
+/// matters to clients is that a long history comes in pages they must
+/// follow with `nextToken` (the official CLI was seen to get 81
+/// deployments in one page here, which AWS would have split).
+pub const DEFAULT_PAGE_SIZE: usize = 50;
 
 /// Everything the simulator knows.
 #[derive(Debug)]
@@ -366,6 +385,11 @@ pub struct State {
     /// Commands waiting to be polled, by nonce (oldest first), so a poll
     /// never scans the whole command history.
     pub queued: BTreeMap<i64, String>,
+    /// The most ids a list operation returns before it hands out a
+    /// `nextToken`.
+    pub page_size: usize,
+    /// Every record's timestamps come from here.
+    pub clock: Clock,
     next_nonce: i64,
 }
 
@@ -390,8 +414,15 @@ impl State {
             ec2: BTreeMap::new(),
             commands: HashMap::new(),
             queued: BTreeMap::new(),
+            page_size: DEFAULT_PAGE_SIZE,
+            clock: Clock::system(),
             next_nonce: 1,
         }
+    }
+
+    /// The time of day, from the simulator's clock.
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
     }
 
     pub fn group(&self, application: &str, name: &str) -> Option<&DeploymentGroup> {
@@ -421,7 +452,7 @@ impl State {
         let on_premises = self
             .on_premises
             .values()
-            .filter(|i| group.on_premises.matches(&i.tags))
+            .filter(|i| i.is_registered() && group.on_premises.matches(&i.tags))
             .map(|i| (i.name.clone(), i.arn.clone(), i.iam_arn.clone()));
         ec2.chain(on_premises)
             .map(|(id, arn, host_identifier)| Target {
@@ -431,8 +462,8 @@ impl State {
                 status: Status::Pending,
                 last_updated: now,
                 events: in_place_events()
-                    .map(|name| LifecycleEvent {
-                        name,
+                    .map(|event| LifecycleEvent {
+                        event,
                         status: Status::Pending,
                         start: None,
                         end: None,
@@ -454,7 +485,7 @@ impl State {
                     t.id == target_id
                         && t.events
                             .iter()
-                            .any(|e| e.name == "Install" && e.status == Status::Succeeded)
+                            .any(|e| e.event == Event::Install && e.status == Status::Succeeded)
                 })
         })
     }
@@ -463,7 +494,7 @@ impl State {
     pub fn is_registered_host(&self, host_identifier: &str) -> bool {
         self.on_premises
             .values()
-            .any(|i| i.iam_arn == host_identifier)
+            .any(|i| i.is_registered() && i.iam_arn == host_identifier)
             || self.ec2.values().any(|i| i.arn == host_identifier)
     }
 
@@ -475,7 +506,7 @@ impl State {
         if self
             .on_premises
             .values()
-            .any(|i| i.iam_arn == host_identifier)
+            .any(|i| i.is_registered() && i.iam_arn == host_identifier)
         {
             return principal_arn == host_identifier;
         }
@@ -564,6 +595,7 @@ mod tests {
                 arn: String::new(),
                 tags: vec![],
                 register_time: SystemTime::now(),
+                deregister_time: None,
             },
         );
         let ec2 = "arn:aws:ec2:us-east-1:123456789012:instance/i-0abc";

@@ -154,3 +154,27 @@ async fn debug_output_of_the_issuer_leaves_out_the_request_token() {
     assert!(shown.contains(&sandbox.oidc().issuer_url()), "{shown}");
     assert!(!shown.contains(&sandbox.oidc().request_token()), "{shown}");
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_accepted_in_any_case_and_a_wrong_token_is_not() {
+    let sandbox = Sandbox::builder().without_moto().start().await.unwrap();
+    let oidc = sandbox.oidc();
+    let client = reqwest::Client::new();
+    let token = oidc.request_token();
+    for (authorization, status) in [
+        (format!("bearer {token}"), 200),
+        (format!("BEARER {token}"), 200),
+        (format!("Bearer {token}"), 200),
+        (format!("Basic {token}"), 401),
+        ("bearer wrong".to_owned(), 401),
+        (format!("bearer{token}"), 401),
+    ] {
+        let response = client
+            .get(oidc.request_url())
+            .header("authorization", &authorization)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{authorization}");
+    }
+}

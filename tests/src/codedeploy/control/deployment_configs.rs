@@ -1,16 +1,53 @@
 //! Deployment configs: the CodeDeployDefault ones and custom minimum healthy hosts.
 
-use super::*;
+use serde_json::{Value, json};
+
+use super::pages::page;
+use super::{Input, Output, check_name, epoch};
+use crate::codedeploy::configs::{ConfigRule, DeploymentConfig, MinimumHealthy, TrafficRouting};
+use crate::codedeploy::server::AwsError;
+use crate::codedeploy::state::State;
 
 pub(super) fn config_info(c: &DeploymentConfig) -> Value {
-    let (kind, value) = c.minimum_healthy.wire();
     json!({
         "deploymentConfigId": c.id,
         "deploymentConfigName": c.name,
-        "minimumHealthyHosts": { "type": kind, "value": value },
+        "minimumHealthyHosts": c.rule.minimum_healthy().map(|m| {
+            let (kind, value) = m.wire();
+            json!({ "type": kind, "value": value })
+        }),
+        "trafficRoutingConfig": c.rule.traffic_routing().map(traffic_routing_json),
         "createTime": epoch(c.create_time),
-        "computePlatform": "Server",
+        "computePlatform": c.rule.compute_platform(),
     })
+}
+
+fn traffic_routing_json(t: TrafficRouting) -> Value {
+    match t {
+        TrafficRouting::AllAtOnce => json!({ "type": "AllAtOnce" }),
+        TrafficRouting::TimeBasedCanary {
+            percentage,
+            interval,
+        } => json!({
+            "type": "TimeBasedCanary",
+            "timeBasedCanary": { "canaryPercentage": percentage, "canaryInterval": interval },
+        }),
+        TrafficRouting::TimeBasedLinear {
+            percentage,
+            interval,
+        } => json!({
+            "type": "TimeBasedLinear",
+            "timeBasedLinear": { "linearPercentage": percentage, "linearInterval": interval },
+        }),
+    }
+}
+
+/// ListDeploymentConfigs: the predefined configs of every platform, then
+/// the custom ones, a page at a time.
+pub(super) fn list_deployment_configs(st: &mut State, input: &Input) -> Output {
+    let names: Vec<&String> = st.configs.keys().collect();
+    let (page, next) = page(input, "ListDeploymentConfigs", &names, st.page_size)?;
+    Ok(json!({ "deploymentConfigsList": page, "nextToken": next }))
 }
 
 pub(super) fn get_deployment_config(st: &mut State, input: &Input) -> Output {
@@ -78,8 +115,8 @@ pub(super) fn create_deployment_config(st: &mut State, input: &Input) -> Output 
         DeploymentConfig {
             id: id.clone(),
             name,
-            minimum_healthy,
-            create_time: SystemTime::now(),
+            rule: ConfigRule::Server(minimum_healthy),
+            create_time: st.now(),
         },
     );
     Ok(json!({ "deploymentConfigId": id }))

@@ -1,6 +1,21 @@
 //! Deployments: creating, describing, listing and stopping them.
 
-use super::*;
+use serde_json::{Value, json};
+use slipway_shared::appspec::FileExistsBehavior;
+use std::sync::Arc;
+
+use super::groups::{auto_rollback, config_name, default_style};
+use super::pages::page;
+use super::revisions::{check_description, input_revision, remember_revision};
+use super::{
+    Input, Output, TimeRange, check_deployment_id, deployment, epoch, find_deployment, from_epoch,
+    group,
+};
+use crate::codedeploy::orchestrator::{self, Simulation, StopOutcome};
+use crate::codedeploy::server::AwsError;
+use crate::codedeploy::state::{
+    Deployment, DeploymentStatus, LastDeployment, State, Status, new_deployment_id,
+};
 
 pub(super) fn create_deployment(st: &mut State, input: &Input) -> Result<String, AwsError> {
     let app = input.application_name()?;
@@ -15,15 +30,21 @@ pub(super) fn create_deployment(st: &mut State, input: &Input) -> Result<String,
     let config = config_name(st, input)?.unwrap_or_else(|| g.config_name.clone());
     let description = input.string("description")?;
     check_description(&description)?;
-    let file_exists = input.string("fileExistsBehavior")?;
-    if let Some(f) = &file_exists
-        && !["DISALLOW", "OVERWRITE", "RETAIN"].contains(&f.as_str())
-    {
-        return Err(AwsError::new(
-            "InvalidFileExistsBehaviorException",
-            format!("The fileExistsBehavior is invalid: {f}"),
-        ));
-    }
+    let file_exists = input
+        .string("fileExistsBehavior")?
+        .map(|f| {
+            FileExistsBehavior::ALL
+                .iter()
+                .find(|(name, _)| *name == f)
+                .map(|(_, behaviour)| *behaviour)
+                .ok_or_else(|| {
+                    AwsError::new(
+                        "InvalidFileExistsBehaviorException",
+                        format!("The fileExistsBehavior is invalid: {f}"),
+                    )
+                })
+        })
+        .transpose()?;
     let rollback = auto_rollback(input)?;
     let ignore_stop = input
         .get::<bool>("ignoreApplicationStopFailures")?
@@ -41,7 +62,7 @@ pub(super) fn create_deployment(st: &mut State, input: &Input) -> Result<String,
             ),
         ));
     }
-    let now = SystemTime::now();
+    let now = st.now();
     let id = new_deployment_id();
     st.deployments.insert(
         id.clone(),
@@ -133,7 +154,7 @@ pub(super) fn deployment_info(st: &State, d: &Deployment) -> Value {
         "deploymentStyle": style,
         "targetInstances": d.target_instances,
         "instanceTerminationWaitTimeStarted": false,
-        "fileExistsBehavior": d.file_exists_behavior.clone().unwrap_or_else(|| "DISALLOW".to_owned()),
+        "fileExistsBehavior": d.file_exists_behavior.unwrap_or(FileExistsBehavior::Disallow).name(),
         "deploymentStatusMessages": d.status_messages,
         "computePlatform": "Server",
     })
@@ -222,7 +243,8 @@ pub(super) fn list_deployments(st: &mut State, input: &Input) -> Output {
                 && end.is_none_or(|e| d.create_time <= e)
         })
         .collect();
-    Ok(json!({ "deployments": ids }))
+    let (page, next) = page(input, "ListDeployments", &ids, st.page_size)?;
+    Ok(json!({ "deployments": page, "nextToken": next }))
 }
 
 pub(super) fn stop_deployment(sim: &Arc<Simulation>, input: &Input) -> Output {

@@ -1,15 +1,33 @@
 //! Deployment groups: their targeting, configs and auto-rollback settings.
 
-use super::*;
+use serde_json::{Map, Value, json};
+
+use super::pages::page;
+use super::{Input, Output, application, check_name, epoch, group};
+use crate::codedeploy::configs;
+use crate::codedeploy::server::AwsError;
+use crate::codedeploy::state::{
+    AutoRollback, DeploymentGroup, LastDeployment, State, TagFilter, Targeting,
+};
 
 pub(super) fn config_name(st: &State, input: &Input) -> Result<Option<String>, AwsError> {
     let Some(name) = input.string("deploymentConfigName")? else {
         return Ok(None);
     };
-    if !st.configs.contains_key(&name) {
+    let Some(config) = st.configs.get(&name) else {
         return Err(AwsError::new(
             "DeploymentConfigDoesNotExistException",
             format!("No deployment configuration found for name: {name}"),
+        ));
+    };
+    // Every group here is of the Server platform.
+    if config.rule.minimum_healthy().is_none() {
+        return Err(AwsError::new(
+            "InvalidDeploymentConfigNameException",
+            format!(
+                "The deployment configuration {name} is for the {} compute platform, not Server.",
+                config.rule.compute_platform()
+            ),
         ));
     }
     Ok(Some(name))
@@ -282,5 +300,58 @@ pub(super) fn list_deployment_groups(st: &mut State, input: &Input) -> Output {
         .filter(|g| g.application_name == app)
         .map(|g| g.name.as_str())
         .collect();
-    Ok(json!({ "applicationName": app, "deploymentGroups": names }))
+    let (page, next) = page(input, "ListDeploymentGroups", &names, st.page_size)?;
+    Ok(json!({ "applicationName": app, "deploymentGroups": page, "nextToken": next }))
+}
+
+/// BatchGetDeploymentGroups: the groups found, and an `errorMessage`
+/// naming those that are not.
+pub(super) fn batch_get_deployment_groups(st: &mut State, input: &Input) -> Output {
+    let app = input.application_name()?;
+    application(st, &app)?;
+    let names: Vec<String> = input.get("deploymentGroupNames")?.unwrap_or_default();
+    if names.is_empty() {
+        return Err(AwsError::new(
+            "DeploymentGroupNameRequiredException",
+            "Deployment group names must be specified.",
+        ));
+    }
+    if names.len() > 25 {
+        return Err(AwsError::new(
+            "BatchLimitExceededException",
+            "The maximum number of names or IDs allowed for this request (25) was exceeded.",
+        ));
+    }
+    let mut infos = Vec::new();
+    let mut missing = Vec::new();
+    for name in &names {
+        check_name(
+            name,
+            "InvalidDeploymentGroupNameException",
+            "Deployment group name",
+        )?;
+        match st.group(&app, name) {
+            Some(g) => infos.push(group_info(g)),
+            None => missing.push(name.as_str()),
+        }
+    }
+    let error = (!missing.is_empty()).then(|| {
+        format!(
+            "Deployment groups {} do not exist for application {app}.",
+            missing.join(", ")
+        )
+    });
+    Ok(json!({ "deploymentGroupsInfo": infos, "errorMessage": error }))
+}
+
+/// DeleteDeploymentGroup. AWS's model lists no error for a group that is
+/// not there, so deleting one succeeds; the group's deployments stay
+/// readable.
+pub(super) fn delete_deployment_group(st: &mut State, input: &Input) -> Output {
+    let app = input.application_name()?;
+    let name = input.group_name("deploymentGroupName")?;
+    if let Some(id) = st.group_id(&app, &name) {
+        st.groups.remove(&id);
+    }
+    Ok(json!({ "hooksNotCleanedUp": [] }))
 }

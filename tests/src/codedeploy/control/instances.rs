@@ -1,6 +1,13 @@
-//! On-premises instances: registering and tagging them.
+//! On-premises instances: registering, tagging, listing and deregistering them.
 
-use super::*;
+use serde_json::{Value, json};
+
+use super::groups::check_filters;
+use super::pages::page;
+use super::{Input, Output, check_name, epoch};
+use crate::codedeploy::orchestrator::Simulation;
+use crate::codedeploy::server::AwsError;
+use crate::codedeploy::state::{OnPremisesInstance, State, TagFilter, Targeting};
 
 pub(super) fn register_on_premises(sim: &Simulation, st: &mut State, input: &Input) -> Output {
     let name = input.require(
@@ -31,7 +38,7 @@ pub(super) fn register_on_premises(sim: &Simulation, st: &mut State, input: &Inp
                     format!("The IAM user ARN is invalid: {user}"),
                 ));
             }
-            if st.on_premises.values().any(|i| i.iam_arn == user) {
+            if registered_arn(st, &user) {
                 return Err(AwsError::new(
                     "IamUserArnAlreadyRegisteredException",
                     format!("The IAM user ARN {user} is already registered."),
@@ -46,7 +53,7 @@ pub(super) fn register_on_premises(sim: &Simulation, st: &mut State, input: &Inp
                     format!("The IAM session ARN is invalid: {session}"),
                 ));
             }
-            if st.on_premises.values().any(|i| i.iam_arn == session) {
+            if registered_arn(st, &session) {
                 return Err(AwsError::new(
                     "IamSessionArnAlreadyRegisteredException",
                     format!("The IAM session ARN {session} is already registered."),
@@ -68,9 +75,37 @@ pub(super) fn register_on_premises(sim: &Simulation, st: &mut State, input: &Inp
             name,
             iam_arn: arn,
             tags: Vec::new(),
-            register_time: SystemTime::now(),
+            register_time: st.now(),
+            deregister_time: None,
         },
     );
+    Ok(json!({}))
+}
+
+/// Whether a registered instance holds `arn`: a deregistered one has let
+/// its IAM identity go, so a host can be registered again under it.
+fn registered_arn(st: &State, arn: &str) -> bool {
+    st.on_premises
+        .values()
+        .any(|i| i.is_registered() && i.iam_arn == arn)
+}
+
+/// DeregisterOnPremisesInstance. The record stays, with its tags, as AWS
+/// keeps them (`aws deploy deregister` removes the tags first itself); the
+/// model lists no error for an unknown name.
+pub(super) fn deregister_on_premises(st: &mut State, input: &Input) -> Output {
+    let name = input.require(
+        "instanceName",
+        "InstanceNameRequiredException",
+        "Instance name",
+    )?;
+    check_name(&name, "InvalidInstanceNameException", "Instance name")?;
+    let now = st.now();
+    if let Some(i) = st.on_premises.get_mut(&name)
+        && i.deregister_time.is_none()
+    {
+        i.deregister_time = Some(now);
+    }
     Ok(json!({}))
 }
 
@@ -82,7 +117,9 @@ pub(super) struct Tag {
     value: Option<String>,
 }
 
-pub(super) fn add_tags(st: &mut State, input: &Input) -> Output {
+/// The instance names and tags AddTags and RemoveTags both take, checked
+/// the same way: every instance must be registered.
+fn names_and_tags(st: &State, input: &Input) -> Result<(Vec<String>, Vec<Tag>), AwsError> {
     let names: Vec<String> = input.get("instanceNames")?.unwrap_or_default();
     if names.is_empty() {
         return Err(AwsError::new(
@@ -106,12 +143,20 @@ pub(super) fn add_tags(st: &mut State, input: &Input) -> Output {
             "A tag key must be specified.",
         ));
     }
-    if let Some(missing) = names.iter().find(|n| !st.on_premises.contains_key(*n)) {
+    if let Some(missing) = names
+        .iter()
+        .find(|n| !st.on_premises.get(*n).is_some_and(|i| i.is_registered()))
+    {
         return Err(AwsError::new(
             "InstanceNotRegisteredException",
             format!("The on-premises instance {missing} is not registered."),
         ));
     }
+    Ok((names, tags))
+}
+
+pub(super) fn add_tags(st: &mut State, input: &Input) -> Output {
+    let (names, tags) = names_and_tags(st, input)?;
     for name in &names {
         let instance = st.on_premises.get_mut(name).expect("checked above");
         for t in &tags {
@@ -122,6 +167,97 @@ pub(super) fn add_tags(st: &mut State, input: &Input) -> Output {
         }
     }
     Ok(json!({}))
+}
+
+/// RemoveTagsFromOnPremisesInstances: a tag goes when its key and value
+/// both match; a tag the instance does not carry is no error.
+pub(super) fn remove_tags(st: &mut State, input: &Input) -> Output {
+    let (names, tags) = names_and_tags(st, input)?;
+    for name in &names {
+        let instance = st.on_premises.get_mut(name).expect("checked above");
+        instance.tags.retain(|(k, v)| {
+            !tags.iter().any(|t| {
+                t.key.as_deref() == Some(k.as_str())
+                    && t.value.as_deref().unwrap_or_default() == v.as_str()
+            })
+        });
+    }
+    Ok(json!({}))
+}
+
+fn instance_info(i: &OnPremisesInstance) -> Value {
+    let arn_field = if i.iam_arn.contains(":user/") {
+        "iamUserArn"
+    } else {
+        "iamSessionArn"
+    };
+    json!({
+        "instanceName": i.name,
+        arn_field: i.iam_arn,
+        "instanceArn": i.arn,
+        "registerTime": epoch(i.register_time),
+        "deregisterTime": i.deregister_time.map(epoch),
+        "tags": i.tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect::<Vec<_>>(),
+    })
+}
+
+/// BatchGetOnPremisesInstances: names not registered are left out.
+pub(super) fn batch_get_on_premises(st: &mut State, input: &Input) -> Output {
+    let names: Vec<String> = input.get("instanceNames")?.unwrap_or_default();
+    if names.is_empty() {
+        return Err(AwsError::new(
+            "InstanceNameRequiredException",
+            "Instance names must be specified.",
+        ));
+    }
+    if names.len() > 25 {
+        return Err(AwsError::new(
+            "BatchLimitExceededException",
+            "The maximum number of names or IDs allowed for this request (25) was exceeded.",
+        ));
+    }
+    for name in &names {
+        check_name(name, "InvalidInstanceNameException", "Instance name")?;
+    }
+    let infos: Vec<Value> = names
+        .iter()
+        .filter_map(|n| st.on_premises.get(n))
+        .map(instance_info)
+        .collect();
+    Ok(json!({ "instanceInfos": infos }))
+}
+
+/// ListOnPremisesInstances: registered and deregistered ones unless
+/// `registrationStatus` picks one kind; `tagFilters` are OR'd, as a
+/// group's are.
+pub(super) fn list_on_premises(st: &mut State, input: &Input) -> Output {
+    let status = input.string("registrationStatus")?;
+    let registered = match status.as_deref() {
+        None => None,
+        Some("Registered") => Some(true),
+        Some("Deregistered") => Some(false),
+        Some(other) => {
+            return Err(AwsError::new(
+                "InvalidRegistrationStatusException",
+                format!("The registration status is invalid: {other}"),
+            ));
+        }
+    };
+    let filters: Vec<TagFilter> = input.get("tagFilters")?.unwrap_or_default();
+    check_filters(&filters, "InvalidTagFilterException")?;
+    let targeting = Targeting {
+        filters,
+        tag_set: Vec::new(),
+    };
+    let names: Vec<&String> = st
+        .on_premises
+        .values()
+        .filter(|i| registered.is_none_or(|r| i.is_registered() == r))
+        .filter(|i| targeting.is_empty() || targeting.matches(&i.tags))
+        .map(|i| &i.name)
+        .collect();
+    let (page, next) = page(input, "ListOnPremisesInstances", &names, st.page_size)?;
+    Ok(json!({ "instanceNames": page, "nextToken": next }))
 }
 
 pub(super) fn get_on_premises(st: &mut State, input: &Input) -> Output {
@@ -136,16 +272,5 @@ pub(super) fn get_on_premises(st: &mut State, input: &Input) -> Output {
             format!("The on-premises instance {name} is not registered."),
         )
     })?;
-    let arn_field = if i.iam_arn.contains(":user/") {
-        "iamUserArn"
-    } else {
-        "iamSessionArn"
-    };
-    Ok(json!({ "instanceInfo": {
-        "instanceName": i.name,
-        arn_field: i.iam_arn,
-        "instanceArn": i.arn,
-        "registerTime": epoch(i.register_time),
-        "tags": i.tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect::<Vec<_>>(),
-    }}))
+    Ok(json!({ "instanceInfo": instance_info(i) }))
 }

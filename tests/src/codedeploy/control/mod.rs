@@ -3,91 +3,113 @@
 //!
 //! This file dispatches and reads inputs; each kind of resource has its
 //! operations in a file of its own:
-//! - `applications`: CreateApplication, GetApplication.
+//! - `applications`: creating, describing and listing applications.
 //! - `groups`: deployment groups, their targeting, configs and auto-rollback settings.
 //! - `revisions`: registering, finding and listing application revisions.
 //! - `deployments`: creating, describing, listing and stopping deployments.
 //! - `targets`: deployment targets and instances, with their lifecycle events.
-//! - `instances`: registering on-premises instances and tagging them.
-//! - `deployment_configs`: the CodeDeployDefault configs and custom minimum healthy hosts.
+//! - `instances`: on-premises instances: registering, tagging, listing, deregistering.
+//! - `deployment_configs`: every platform's predefined configs and custom minimum healthy hosts.
+//! - `pages`: `nextToken` pagination for the list operations.
 
 mod applications;
 mod deployment_configs;
 mod deployments;
 mod groups;
 mod instances;
+mod pages;
 mod revisions;
 mod targets;
 
-use self::applications::*;
-use self::deployment_configs::*;
-use self::deployments::*;
-use self::groups::*;
-use self::instances::*;
-use self::revisions::*;
-use self::targets::*;
+use self::applications::{
+    batch_get_applications, create_application, get_application, list_applications,
+};
+use self::deployment_configs::{
+    create_deployment_config, get_deployment_config, list_deployment_configs,
+};
+use self::deployments::{
+    batch_get_deployments, create_deployment, deployment_info, list_deployments, stop_deployment,
+};
+use self::groups::{
+    batch_get_deployment_groups, create_deployment_group, delete_deployment_group,
+    get_deployment_group, list_deployment_groups, update_deployment_group,
+};
+use self::instances::{
+    add_tags, batch_get_on_premises, deregister_on_premises, get_on_premises, list_on_premises,
+    register_on_premises, remove_tags,
+};
+use self::revisions::{get_revision, list_revisions, register_revision};
+use self::targets::{batch_get_instances, batch_get_targets, get_target, list_targets};
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::configs::{self, DeploymentConfig, MinimumHealthy};
-use super::orchestrator::{self, Simulation, StopOutcome};
-use super::server::AwsError;
-use super::state::{
-    Application, AutoRollback, Deployment, DeploymentGroup, DeploymentStatus, LastDeployment,
-    LifecycleEvent, OnPremisesInstance, Revision, RevisionRecord, State, Status, TagFilter, Target,
-    Targeting, is_deployment_id, new_deployment_id,
-};
+use super::orchestrator::Simulation;
+use super::server::{AwsError, CONTROL_PREFIX, strip_nulls};
+use super::state::{Application, Deployment, DeploymentGroup, State, is_deployment_id};
 
 type Output = Result<Value, AwsError>;
 
 /// Runs control-plane operation `op` on `input`.
 pub fn dispatch(sim: &Arc<Simulation>, op: &str, input: Value) -> Output {
     let input = Input(input);
-    let out = match op {
-        "CreateApplication" => sim.with_state(|st| create_application(st, &input)),
-        "GetApplication" => sim.with_state(|st| get_application(st, &input)),
-        "ListApplications" => Ok(sim.with_state(
-            |st| json!({ "applications": st.applications.keys().collect::<Vec<_>>() }),
-        )),
-        "CreateDeploymentGroup" => sim.with_state(|st| create_deployment_group(st, &input)),
-        "GetDeploymentGroup" => sim.with_state(|st| get_deployment_group(st, &input)),
-        "UpdateDeploymentGroup" => sim.with_state(|st| update_deployment_group(st, &input)),
-        "ListDeploymentGroups" => sim.with_state(|st| list_deployment_groups(st, &input)),
-        "RegisterApplicationRevision" => sim.with_state(|st| register_revision(st, &input)),
-        "GetApplicationRevision" => sim.with_state(|st| get_revision(st, &input)),
-        "ListApplicationRevisions" => sim.with_state(|st| list_revisions(st, &input)),
+    type Handler = fn(&mut State, &Input) -> Output;
+    let handler: Handler = match op {
+        "CreateApplication" => create_application,
+        "GetApplication" => get_application,
+        "BatchGetApplications" => batch_get_applications,
+        "ListApplications" => list_applications,
+        "CreateDeploymentGroup" => create_deployment_group,
+        "GetDeploymentGroup" => get_deployment_group,
+        "BatchGetDeploymentGroups" => batch_get_deployment_groups,
+        "UpdateDeploymentGroup" => update_deployment_group,
+        "DeleteDeploymentGroup" => delete_deployment_group,
+        "ListDeploymentGroups" => list_deployment_groups,
+        "RegisterApplicationRevision" => register_revision,
+        "GetApplicationRevision" => get_revision,
+        "ListApplicationRevisions" => list_revisions,
         "CreateDeployment" => {
             let id = sim.with_state(|st| create_deployment(st, &input))?;
             sim.schedule_start(id.clone());
-            Ok(json!({ "deploymentId": id }))
+            return Ok(json!({ "deploymentId": id }));
         }
-        "GetDeployment" => sim.with_state(|st| {
-            let d = deployment(st, &input)?;
+        "GetDeployment" => |st, input| {
+            let d = deployment(st, input)?;
             Ok(json!({ "deploymentInfo": deployment_info(st, d) }))
-        }),
-        "BatchGetDeployments" => sim.with_state(|st| batch_get_deployments(st, &input)),
-        "ListDeployments" => sim.with_state(|st| list_deployments(st, &input)),
-        "StopDeployment" => stop_deployment(sim, &input),
-        "ListDeploymentTargets" => sim.with_state(|st| list_targets(st, &input, false)),
-        "ListDeploymentInstances" => sim.with_state(|st| list_targets(st, &input, true)),
-        "BatchGetDeploymentTargets" => sim.with_state(|st| batch_get_targets(st, &input)),
-        "GetDeploymentTarget" => sim.with_state(|st| get_target(st, &input, "targetId")),
-        "GetDeploymentInstance" => sim.with_state(|st| get_target(st, &input, "instanceId")),
-        "RegisterOnPremisesInstance" => sim.with_state(|st| register_on_premises(sim, st, &input)),
-        "AddTagsToOnPremisesInstances" => sim.with_state(|st| add_tags(st, &input)),
-        "GetOnPremisesInstance" => sim.with_state(|st| get_on_premises(st, &input)),
-        "GetDeploymentConfig" => sim.with_state(|st| get_deployment_config(st, &input)),
-        "CreateDeploymentConfig" => sim.with_state(|st| create_deployment_config(st, &input)),
-        "ListDeploymentConfigs" => Ok(sim.with_state(
-            |st| json!({ "deploymentConfigsList": st.configs.keys().collect::<Vec<_>>() }),
-        )),
-        _ => Err(AwsError::new("UnknownOperationException", "")),
-    }?;
-    Ok(strip_nulls(out))
+        },
+        "BatchGetDeployments" => batch_get_deployments,
+        "ListDeployments" => list_deployments,
+        "StopDeployment" => return stop_deployment(sim, &input).map(strip_nulls),
+        "ListDeploymentTargets" => |st, input| list_targets(st, input, false),
+        "ListDeploymentInstances" => |st, input| list_targets(st, input, true),
+        "BatchGetDeploymentTargets" => batch_get_targets,
+        "BatchGetDeploymentInstances" => batch_get_instances,
+        "GetDeploymentTarget" => |st, input| get_target(st, input, "targetId"),
+        "GetDeploymentInstance" => |st, input| get_target(st, input, "instanceId"),
+        "RegisterOnPremisesInstance" => {
+            return sim
+                .with_state(|st| register_on_premises(sim, st, &input))
+                .map(strip_nulls);
+        }
+        "DeregisterOnPremisesInstance" => deregister_on_premises,
+        "AddTagsToOnPremisesInstances" => add_tags,
+        "RemoveTagsFromOnPremisesInstances" => remove_tags,
+        "GetOnPremisesInstance" => get_on_premises,
+        "BatchGetOnPremisesInstances" => batch_get_on_premises,
+        "ListOnPremisesInstances" => list_on_premises,
+        "GetDeploymentConfig" => get_deployment_config,
+        "CreateDeploymentConfig" => create_deployment_config,
+        "ListDeploymentConfigs" => list_deployment_configs,
+        _ => {
+            return Err(AwsError::unknown_operation(&format!(
+                "{CONTROL_PREFIX}{op}"
+            )));
+        }
+    };
+    sim.with_state(|st| handler(st, &input)).map(strip_nulls)
 }
 
 /// The request body, with typed access that names the offending field.
@@ -195,19 +217,6 @@ struct TimeRange {
     end: Option<f64>,
 }
 
-fn strip_nulls(v: Value) -> Value {
-    match v {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, strip_nulls(v)))
-                .collect::<Map<_, _>>(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(strip_nulls).collect()),
-        v => v,
-    }
-}
-
 fn application<'a>(st: &'a State, name: &str) -> Result<&'a Application, AwsError> {
     st.applications.get(name).ok_or_else(|| {
         AwsError::new(
@@ -243,8 +252,9 @@ fn find_deployment<'a>(st: &'a State, id: &str) -> Result<&'a Deployment, AwsErr
 
 #[cfg(test)]
 mod tests {
+    use super::revisions::check_revision;
     use super::*;
-    use crate::codedeploy::state::S3Location;
+    use crate::codedeploy::state::{Revision, S3Location};
 
     #[test]
     fn timestamps_are_epoch_seconds_with_milliseconds() {
@@ -253,18 +263,26 @@ mod tests {
     }
 
     #[test]
-    fn bundle_type_is_inferred_from_the_key() {
-        let r = check_revision(Revision {
-            revision_type: Some("S3".into()),
-            s3_location: Some(S3Location {
-                bucket: Some("b".into()),
-                key: Some("app.tar.gz".into()),
-                ..S3Location::default()
-            }),
-            git_hub_location: None,
-        })
-        .unwrap();
-        assert_eq!(r.s3_location.unwrap().bundle_type.as_deref(), Some("tgz"));
+    fn bundle_type_is_inferred_from_the_key_in_any_case() {
+        // The one inference slipway-shared makes, which the action's upload
+        // keys follow too.
+        for (key, expected) in [("app.tar.gz", "tgz"), ("b.TGZ", "tgz"), ("b.Zip", "zip")] {
+            let r = check_revision(Revision {
+                revision_type: Some("S3".into()),
+                s3_location: Some(S3Location {
+                    bucket: Some("b".into()),
+                    key: Some(key.into()),
+                    ..S3Location::default()
+                }),
+                git_hub_location: None,
+            })
+            .unwrap();
+            assert_eq!(
+                r.s3_location.unwrap().bundle_type.as_deref(),
+                Some(expected),
+                "{key}"
+            );
+        }
     }
 
     #[test]
@@ -288,13 +306,5 @@ mod tests {
         assert_eq!(e.code, "SerializationException");
         assert!(e.message.contains("minimumHealthyHosts"), "{}", e.message);
         assert!(!st.configs.contains_key("Huge"));
-    }
-
-    #[test]
-    fn nulls_are_left_out() {
-        assert_eq!(
-            strip_nulls(json!({"a": null, "b": {"c": null, "d": 1}})),
-            json!({"b": {"d": 1}})
-        );
     }
 }

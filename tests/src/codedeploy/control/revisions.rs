@@ -1,6 +1,12 @@
 //! Application revisions: registering, finding and listing them.
 
-use super::*;
+use serde_json::{Value, json};
+use slipway_shared::bundle::BundleType;
+
+use super::pages::page;
+use super::{Input, Output, application, epoch};
+use crate::codedeploy::server::AwsError;
+use crate::codedeploy::state::{Revision, RevisionRecord, State};
 
 /// Checks a revision the Server platform can deploy, filling in the
 /// bundle type from the key's extension when it is missing.
@@ -16,19 +22,12 @@ pub(super) fn check_revision(mut r: Revision) -> Result<Revision, AwsError> {
                 return Err(invalid("The S3 bucket and key must be specified."));
             };
             if s3.bundle_type.is_none() {
-                let inferred = if key.ends_with(".tar") {
-                    "tar"
-                } else if key.ends_with(".tgz") || key.ends_with(".tar.gz") {
-                    "tgz"
-                } else if key.ends_with(".zip") {
-                    "zip"
-                } else {
-                    return Err(invalid("The bundle type must be specified."));
-                };
-                s3.bundle_type = Some(inferred.to_owned());
+                let inferred = BundleType::from_key(key)
+                    .ok_or_else(|| invalid("The bundle type must be specified."))?;
+                s3.bundle_type = Some(inferred.as_str().to_owned());
             }
             let bundle = s3.bundle_type.as_deref().unwrap_or_default();
-            if !["tar", "tgz", "zip"].contains(&bundle) {
+            if bundle.parse::<BundleType>().is_err() {
                 return Err(invalid(&format!(
                     "Bundle type {bundle} is not valid for the Server compute platform."
                 )));
@@ -82,7 +81,7 @@ pub(super) fn remember_revision(
     description: Option<String>,
     used_by: Option<&str>,
 ) {
-    let now = SystemTime::now();
+    let now = st.now();
     let records = st.revisions.entry(app.to_owned()).or_default();
     let index = match records
         .iter()
@@ -238,5 +237,6 @@ pub(super) fn list_revisions(st: &mut State, input: &Input) -> Output {
         records.reverse();
     }
     let revisions: Vec<&Revision> = records.iter().map(|r| &r.revision).collect();
-    Ok(json!({ "revisions": revisions }))
+    let (page, next) = page(input, "ListApplicationRevisions", &revisions, st.page_size)?;
+    Ok(json!({ "revisions": page, "nextToken": next }))
 }

@@ -1,6 +1,12 @@
 //! Deployment targets and instances, with their lifecycle events.
 
-use super::*;
+use serde_json::{Value, json};
+
+use super::deployments::started_deployment;
+use super::pages::page;
+use super::{Input, Output, deployment, epoch};
+use crate::codedeploy::server::AwsError;
+use crate::codedeploy::state::{Deployment, LifecycleEvent, State, Target};
 
 pub(super) fn list_targets(st: &mut State, input: &Input, instances: bool) -> Output {
     let d = started_deployment(st, input)?;
@@ -42,16 +48,22 @@ pub(super) fn list_targets(st: &mut State, input: &Input, instances: bool) -> Ou
         .filter(|t| statuses.is_empty() || statuses.iter().any(|s| s == t.status.as_str()))
         .map(|t| t.id.as_str())
         .collect();
-    Ok(if instances {
-        json!({ "instancesList": ids })
+    let op = if instances {
+        "ListDeploymentInstances"
     } else {
-        json!({ "targetIds": ids })
+        "ListDeploymentTargets"
+    };
+    let (ids, next) = page(input, op, &ids, st.page_size)?;
+    Ok(if instances {
+        json!({ "instancesList": ids, "nextToken": next })
+    } else {
+        json!({ "targetIds": ids, "nextToken": next })
     })
 }
 
 pub(super) fn event_json(e: &LifecycleEvent) -> Value {
     json!({
-        "lifecycleEventName": e.name,
+        "lifecycleEventName": e.event.name(),
         "status": e.status.as_str(),
         "startTime": e.start.map(epoch),
         "endTime": e.end.map(epoch),
@@ -109,6 +121,55 @@ pub(super) fn batch_get_targets(st: &mut State, input: &Input) -> Output {
     Ok(json!({ "deploymentTargets": targets }))
 }
 
+/// The `InstanceSummary` of `t`, as the deprecated instance operations
+/// report a target.
+pub(super) fn instance_summary(d: &Deployment, t: &Target) -> Value {
+    json!({
+        "deploymentId": d.id,
+        "instanceId": t.id,
+        "status": t.status.as_str(),
+        "lastUpdatedAt": epoch(t.last_updated),
+        "lifecycleEvents": t.events.iter().map(event_json).collect::<Vec<_>>(),
+        "instanceType": "Blue",
+    })
+}
+
+/// BatchGetDeploymentInstances: the summaries of the instances found,
+/// and an `errorMessage` naming those that are not part of the deployment.
+pub(super) fn batch_get_instances(st: &mut State, input: &Input) -> Output {
+    let d = deployment(st, input)?;
+    let ids: Vec<String> = input.get("instanceIds")?.unwrap_or_default();
+    if ids.is_empty() {
+        return Err(AwsError::new(
+            "InstanceIdRequiredException",
+            "Instance ids must be specified.",
+        ));
+    }
+    if ids.len() > 25 {
+        return Err(AwsError::new(
+            "BatchLimitExceededException",
+            "The maximum number of names or IDs allowed for this request (25) was exceeded.",
+        ));
+    }
+    let (found, missing): (Vec<&String>, Vec<&String>) = ids
+        .iter()
+        .partition(|id| d.targets.iter().any(|t| &t.id == *id));
+    let summaries: Vec<Value> = found
+        .iter()
+        .filter_map(|id| d.targets.iter().find(|t| &t.id == *id))
+        .map(|t| instance_summary(d, t))
+        .collect();
+    let error = (!missing.is_empty()).then(|| {
+        let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        format!(
+            "The instances {} are not part of deployment {}.",
+            names.join(", "),
+            d.id
+        )
+    });
+    Ok(json!({ "instancesSummary": summaries, "errorMessage": error }))
+}
+
 pub(super) fn get_target(st: &mut State, input: &Input, field: &str) -> Output {
     let d = deployment(st, input)?;
     let (exception, what) = if field == "instanceId" {
@@ -125,13 +186,7 @@ pub(super) fn get_target(st: &mut State, input: &Input, field: &str) -> Output {
         }
     })?;
     Ok(if field == "instanceId" {
-        json!({ "instanceSummary": {
-            "deploymentId": d.id,
-            "instanceId": t.id,
-            "status": t.status.as_str(),
-            "lastUpdatedAt": epoch(t.last_updated),
-            "lifecycleEvents": t.events.iter().map(event_json).collect::<Vec<_>>(),
-        }})
+        json!({ "instanceSummary": instance_summary(d, t) })
     } else {
         json!({ "deploymentTarget": target_json(d, t) })
     })

@@ -13,140 +13,25 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
     SessionTokenMode, SignableBody, SignableRequest, SigningSettings, sign,
 };
-use aws_sigv4::sign::v4;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::FormatItem;
 use time::macros::format_description;
 
+use super::authorization::Authorization;
+pub use super::error::SignatureError;
+use super::sign as sigv4_sign;
 use crate::credentials::{CredentialStore, IssuedCredential};
 
 /// How far a request's `X-Amz-Date` may be from the server's clock.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 
-const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub(super) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 const AMZ_DATE: &[FormatItem<'static>] =
     format_description!("[year][month][day]T[hour][minute][second]Z");
-
-/// Why a request's signature was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    /// No `Authorization` header at all.
-    #[error("request carries no authorization header")]
-    MissingAuthentication,
-    /// The header is there but not a complete SigV4 header.
-    #[error("authorization header is incomplete")]
-    Incomplete {
-        /// AWS's explanation, returned to the client.
-        detail: String,
-    },
-    /// The credential scope names another service, region or day.
-    #[error("credential scope is wrong")]
-    WrongScope {
-        /// AWS's explanation, returned to the client.
-        detail: String,
-    },
-    /// `X-Amz-Date` is more than 15 minutes before the server's clock.
-    #[error("signature expired")]
-    SignatureExpired {
-        /// The request's `X-Amz-Date`.
-        signed_at: String,
-        /// The server's clock, in the same format.
-        now: String,
-    },
-    /// `X-Amz-Date` is more than 15 minutes after the server's clock.
-    #[error("signature not yet current")]
-    SignatureNotYetCurrent {
-        /// The request's `X-Amz-Date`.
-        signed_at: String,
-        /// The server's clock, in the same format.
-        now: String,
-    },
-    /// The access key id was never issued.
-    #[error("access key {access_key_id} is unknown")]
-    UnknownAccessKey {
-        /// The key id the request named.
-        access_key_id: String,
-    },
-    /// The session token is missing, or not the one issued with the key.
-    #[error("session token does not belong to access key {access_key_id}")]
-    BadSessionToken {
-        /// The key id the request named.
-        access_key_id: String,
-    },
-    /// The temporary credentials have expired.
-    #[error("credentials for access key {access_key_id} have expired")]
-    ExpiredToken {
-        /// The key id the request named.
-        access_key_id: String,
-    },
-    /// The recomputed signature differs from the one sent.
-    #[error("signature does not match")]
-    Mismatch,
-}
-
-impl SignatureError {
-    /// The error as AWS returns it: `__type`, `message` and HTTP status.
-    pub fn aws_error(&self) -> (&'static str, String, u16) {
-        match self {
-            Self::MissingAuthentication => (
-                "MissingAuthenticationTokenException",
-                "Missing Authentication Token".to_owned(),
-                403,
-            ),
-            Self::Incomplete { detail } => ("IncompleteSignatureException", detail.clone(), 403),
-            Self::WrongScope { detail } => ("InvalidSignatureException", detail.clone(), 403),
-            Self::SignatureExpired { signed_at, now } => (
-                "InvalidSignatureException",
-                format!(
-                    "Signature expired: {signed_at} is now earlier than {} ({now} - 15 min.)",
-                    shift(now, -1)
-                ),
-                403,
-            ),
-            Self::SignatureNotYetCurrent { signed_at, now } => (
-                "InvalidSignatureException",
-                format!(
-                    "Signature not yet current: {signed_at} is still later than {} ({now} + 15 min.)",
-                    shift(now, 1)
-                ),
-                403,
-            ),
-            Self::UnknownAccessKey { .. } | Self::BadSessionToken { .. } => (
-                "UnrecognizedClientException",
-                "The security token included in the request is invalid.".to_owned(),
-                403,
-            ),
-            Self::ExpiredToken { .. } => (
-                "ExpiredTokenException",
-                "The security token included in the request is expired".to_owned(),
-                403,
-            ),
-            Self::Mismatch => (
-                "InvalidSignatureException",
-                "The request signature we calculated does not match the signature you provided. \
-                 Check your AWS Secret Access Key and signing method. \
-                 Consult the service documentation for details."
-                    .to_owned(),
-                403,
-            ),
-        }
-    }
-}
-
-/// `now` (an `X-Amz-Date` string) moved by 15 minutes in `direction`.
-fn shift(now: &str, direction: i32) -> String {
-    parse_amz_date(now)
-        .map(|t| {
-            let skew = time::Duration::try_from(MAX_CLOCK_SKEW).unwrap_or(time::Duration::ZERO);
-            format_amz_date(if direction < 0 { t - skew } else { t + skew })
-        })
-        .unwrap_or_default()
-}
 
 /// Verifies the request's SigV4 signature for `service` in `region`, and
 /// returns the credential that signed it.
@@ -209,121 +94,6 @@ pub fn verify(
         return Err(SignatureError::Mismatch);
     }
     Ok(credential)
-}
-
-/// The parts of `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.
-#[derive(Debug)]
-struct Authorization {
-    access_key_id: String,
-    /// `date/region/service/aws4_request`, split.
-    scope: Vec<String>,
-    signed_headers: Vec<String>,
-    signature: String,
-}
-
-impl Authorization {
-    fn parse(value: &http::HeaderValue) -> Result<Self, SignatureError> {
-        let incomplete = |detail: String| SignatureError::Incomplete { detail };
-        let value = value
-            .to_str()
-            .map_err(|_| incomplete("Authorization header is not valid ASCII.".to_owned()))?;
-        let (algorithm, rest) = value.split_once(' ').unwrap_or((value, ""));
-        if algorithm != ALGORITHM {
-            return Err(incomplete(format!(
-                "Unsupported AWS 'algorithm': '{algorithm}'."
-            )));
-        }
-        let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-        for part in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match part.split_once('=') {
-                Some(("Credential", v)) => credential = Some(v),
-                Some(("SignedHeaders", v)) => signed_headers = Some(v),
-                Some(("Signature", v)) => signature = Some(v),
-                _ => {}
-            }
-        }
-        let mut missing = String::new();
-        for (name, part) in [
-            ("Credential", credential),
-            ("Signature", signature),
-            ("SignedHeaders", signed_headers),
-        ] {
-            if part.is_none_or(str::is_empty) {
-                missing.push_str(&format!(
-                    "Authorization header requires '{name}' parameter. "
-                ));
-            }
-        }
-        let (Some(credential), Some(signed_headers), Some(signature)) =
-            (credential, signed_headers, signature)
-        else {
-            return Err(incomplete(missing.trim_end().to_owned()));
-        };
-        if !missing.is_empty() {
-            return Err(incomplete(missing.trim_end().to_owned()));
-        }
-        let mut parts = credential.split('/').map(str::to_owned);
-        let access_key_id = parts.next().unwrap_or_default();
-        let scope: Vec<String> = parts.collect();
-        if scope.len() != 4 || access_key_id.is_empty() {
-            return Err(incomplete(format!(
-                "Credential should have 5 '/'-separated parts, not {}: '{credential}'.",
-                scope.len() + 1
-            )));
-        }
-        let signed_headers: Vec<String> = signed_headers
-            .split(';')
-            .map(str::to_ascii_lowercase)
-            .collect();
-        if !signed_headers.iter().any(|h| h == "host") {
-            return Err(incomplete(
-                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
-                    .to_owned(),
-            ));
-        }
-        Ok(Self {
-            access_key_id,
-            scope,
-            signed_headers,
-            signature: signature.to_owned(),
-        })
-    }
-
-    fn check_scope(
-        &self,
-        amz_date: &str,
-        service: &str,
-        region: &str,
-    ) -> Result<(), SignatureError> {
-        let wrong = |detail: String| Err(SignatureError::WrongScope { detail });
-        let [date, scope_region, scope_service, terminator] = self.scope.as_slice() else {
-            unreachable!("parse keeps exactly four scope parts");
-        };
-        if terminator != "aws4_request" {
-            return wrong(format!(
-                "Credential should be scoped with a valid terminator: 'aws4_request', not \
-                 '{terminator}'."
-            ));
-        }
-        if !amz_date.starts_with(date.as_str()) {
-            return wrong(format!(
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
-                 from HTTP: '{date}' != '{}', from 'x-amz-date'.",
-                amz_date.get(..8).unwrap_or(amz_date)
-            ));
-        }
-        if scope_region != region {
-            return wrong(format!(
-                "Credential should be scoped to a valid region, not '{scope_region}'."
-            ));
-        }
-        if scope_service != service {
-            return wrong(format!(
-                "Credential should be scoped to correct service: '{service}'."
-            ));
-        }
-        Ok(())
-    }
 }
 
 fn check_clock(signed_at: OffsetDateTime, now: SystemTime) -> Result<(), SignatureError> {
@@ -393,22 +163,6 @@ fn recompute(
     {
         settings.session_token_mode = SessionTokenMode::Exclude;
     }
-    let identity = Credentials::new(
-        &credential.access_key_id,
-        &credential.secret_access_key,
-        credential.session_token.clone(),
-        None,
-        "sandbox-credential-store",
-    )
-    .into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(signed_at.into())
-        .settings(settings)
-        .build()
-        .map_err(|_| SignatureError::Mismatch)?;
     // A signed x-amz-content-sha256 is the payload hash the client signed
     // with; S3-style clients send UNSIGNED-PAYLOAD there.
     let content_sha256 = auth
@@ -429,7 +183,16 @@ fn recompute(
     let request =
         SignableRequest::new(method.as_str(), path_and_query, signed.into_iter(), payload)
             .map_err(|_| SignatureError::Mismatch)?;
-    let output = sign(request, &params.into()).map_err(|_| SignatureError::Mismatch)?;
+    let output = sigv4_sign::with_signing_params(
+        credential,
+        region,
+        service,
+        signed_at.into(),
+        settings,
+        |params| sign(request, &params.into()),
+    )
+    .map_err(|_| SignatureError::Mismatch)?
+    .map_err(|_| SignatureError::Mismatch)?;
     Ok(output.signature().to_owned())
 }
 
@@ -521,23 +284,6 @@ mod tests {
         settings: SigningSettings,
         payload: Option<SignableBody<'_>>,
     ) {
-        let identity = Credentials::new(
-            &credential.access_key_id,
-            &credential.secret_access_key,
-            credential.session_token.clone(),
-            None,
-            "test",
-        )
-        .into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(REGION)
-            .name(SERVICE)
-            .time(at)
-            .settings(settings)
-            .build()
-            .unwrap()
-            .into();
         let headers: Vec<(String, String)> = request
             .headers()
             .iter()
@@ -550,7 +296,12 @@ mod tests {
             payload.unwrap_or(SignableBody::Bytes(request.body())),
         )
         .unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let signed =
+            sigv4_sign::with_signing_params(credential, REGION, SERVICE, at, settings, |params| {
+                sign(signable, &params.into())
+            })
+            .unwrap();
+        let (instructions, _) = signed.unwrap().into_parts();
         instructions.apply_to_request_http1x(request);
     }
 

@@ -60,19 +60,17 @@ impl RequestSigner<'_> {
     }
 }
 
-fn sign_headers(
-    method: &str,
-    url: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-    signer: &RequestSigner<'_>,
+/// Calls `f` with the SigV4 parameters for signing as `credential` for
+/// `service` in `region` at `at`: the one builder the signer and the
+/// verifier (which re-signs what it received) share.
+pub(crate) fn with_signing_params<T>(
+    credential: &IssuedCredential,
+    region: &str,
+    service: &str,
     at: SystemTime,
-) -> Result<Vec<(String, String)>, SigningError> {
-    let RequestSigner {
-        credential,
-        region,
-        service,
-    } = *signer;
+    settings: SigningSettings,
+    f: impl FnOnce(v4::SigningParams<'_, SigningSettings>) -> T,
+) -> Result<T, v4::signing_params::BuildError> {
     let identity = Credentials::new(
         &credential.access_key_id,
         &credential.secret_access_key,
@@ -86,25 +84,49 @@ fn sign_headers(
         .region(region)
         .name(service)
         .time(at)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|source| SigningError::Params {
-            service: service.to_owned(),
-            source,
-        })?
-        .into();
+        .settings(settings)
+        .build()?;
+    Ok(f(params))
+}
+
+fn sign_headers(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    signer: &RequestSigner<'_>,
+    at: SystemTime,
+) -> Result<Vec<(String, String)>, SigningError> {
+    let RequestSigner {
+        credential,
+        region,
+        service,
+    } = *signer;
     let sign_error = |source| SigningError::Sign {
         url: url.to_owned(),
         source,
     };
-    let signable = SignableRequest::new(
-        method,
-        url,
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(body),
+    let signed = with_signing_params(
+        credential,
+        region,
+        service,
+        at,
+        SigningSettings::default(),
+        |params| {
+            let signable = SignableRequest::new(
+                method,
+                url,
+                headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                SignableBody::Bytes(body),
+            )?;
+            sign(signable, &params.into())
+        },
     )
-    .map_err(sign_error)?;
-    let (instructions, _) = sign(signable, &params).map_err(sign_error)?.into_parts();
+    .map_err(|source| SigningError::Params {
+        service: service.to_owned(),
+        source,
+    })?;
+    let (instructions, _) = signed.map_err(sign_error)?.into_parts();
     Ok(instructions
         .headers()
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
