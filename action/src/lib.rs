@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`cli`]: the command line, parsed with clap.
 //! - [`appspec_check`]: `slipway appspec check`, the appspec validator's front end.
+//! - [`bundle`]: `slipway bundle`, a commit as a reproducible archive.
+//! - [`deploy`]: `slipway deploy`, and the deploy path's error type.
 //! - [`credentials`]: `slipway credentials`, GitHub OIDC to AWS credentials,
 //!   and the refreshing credentials provider the deploy commands use.
 //! - [`github`]: GitHub Actions conventions (workflow commands, annotations,
@@ -12,8 +14,10 @@
 //! - [`error`]: the crate's error type.
 
 pub mod appspec_check;
+pub mod bundle;
 pub mod cli;
 pub mod credentials;
+pub mod deploy;
 pub mod env;
 pub mod error;
 pub mod github;

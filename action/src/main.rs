@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use slipway_action::cli::{AppspecCommand, Cli, Command};
 use slipway_action::credentials::{self, retry::Backoff};
+use slipway_action::bundle;
 use slipway_action::env::Env;
 use slipway_action::github::commands::escape_data;
 
@@ -71,6 +72,19 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Bundle(args) => {
+            let options = bundle::options_from(&args, env)?;
+            let out_dir = args.output_dir.clone().unwrap_or_else(|| ".".into());
+            let built = bundle::build(&options, &out_dir)?;
+            let mut stdout = std::io::stdout().lock();
+            let valid = bundle::require_valid_appspec(&built, std::path::Path::new(""), env.is_actions(), &mut stdout);
+            bundle::describe(&built, &mut stdout)?;
+            valid?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deploy(_) | Command::Rollback(_) | Command::Status(_) => {
+            anyhow::bail!("not yet")
         }
         Command::Credentials(args) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
