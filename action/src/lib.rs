@@ -4,22 +4,28 @@
 //! # Layout
 //! - [`cli`]: the command line, parsed with clap.
 //! - [`appspec_check`]: `slipway appspec check`, the appspec validator's front end.
+//! - [`aws`]: the deploy commands' S3 and CodeDeploy clients and their credentials.
+//! - [`upload`]: the bundle to S3, content-addressed and encrypted.
 //! - [`bundle`]: `slipway bundle`, a commit as a reproducible archive.
 //! - [`deploy`]: `slipway deploy`, and the deploy path's error type.
 //! - [`credentials`]: `slipway credentials`, GitHub OIDC to AWS credentials,
 //!   and the refreshing credentials provider the deploy commands use.
+//! - [`follow`]: a deployment followed host by host to its end.
 //! - [`github`]: GitHub Actions conventions (workflow commands, annotations,
 //!   inputs, file commands).
 //! - [`env`](mod@env): the environment, passed in rather than read from the process.
 //! - [`error`]: the crate's error type.
 
 pub mod appspec_check;
+pub mod aws;
 pub mod bundle;
 pub mod cli;
 pub mod credentials;
 pub mod deploy;
 pub mod env;
+pub mod follow;
 pub mod error;
 pub mod github;
+pub mod upload;
 
 pub use error::{Error, Result};
