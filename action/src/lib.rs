@@ -11,6 +11,9 @@
 //! - [`credentials`]: `slipway credentials`, GitHub OIDC to AWS credentials,
 //!   and the refreshing credentials provider the deploy commands use.
 //! - [`follow`]: a deployment followed host by host to its end.
+//! - [`rollback`]: `slipway rollback`, back to an earlier revision.
+//! - [`status`]: `slipway status`, a group's deployments.
+//! - [`summary`]: the job summary of a deployment or rollback.
 //! - [`github`]: GitHub Actions conventions (workflow commands, annotations,
 //!   inputs, file commands).
 //! - [`env`](mod@env): the environment, passed in rather than read from the process.
@@ -26,6 +29,9 @@ pub mod env;
 pub mod follow;
 pub mod error;
 pub mod github;
+pub mod rollback;
+pub mod status;
+pub mod summary;
 pub mod upload;
 
 pub use error::{Error, Result};

@@ -83,8 +83,32 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<ExitCode> {
             valid?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Deploy(_) | Command::Rollback(_) | Command::Status(_) => {
-            anyhow::bail!("not yet")
+        Command::Deploy(args) => {
+            let ok = runtime()?.block_on(slipway_action::deploy::run(
+                &args,
+                env,
+                http()?,
+                &mut std::io::stdout(),
+            ))?;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Rollback(args) => {
+            let ok = runtime()?.block_on(slipway_action::rollback::run(
+                &args,
+                env,
+                http()?,
+                &mut std::io::stdout(),
+            ))?;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Status(args) => {
+            runtime()?.block_on(slipway_action::status::run(
+                &args,
+                env,
+                http()?,
+                &mut std::io::stdout(),
+            ))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Credentials(args) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -105,4 +129,15 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+}
+
+fn http() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
 }
