@@ -1,5 +1,7 @@
 //! The deploy path against the sandbox: bundles, uploads, deployments
 //! followed host by host, rollbacks and status.
 
+mod bed;
 mod bundle;
+mod deploy;
 mod repo;
