@@ -4,4 +4,6 @@
 mod bed;
 mod bundle;
 mod deploy;
+mod guards;
 mod repo;
+mod rollback;
