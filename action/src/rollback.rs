@@ -141,7 +141,6 @@ pub async fn run(
         &facts(note, target.commit.clone(), key_of(Some(&target.revision))),
         &outcome,
     )?;
-    writeln!(out, "{id}: {}", outcome.deployment.status).map_err(w)?;
     Ok(outcome.succeeded())
 }
 

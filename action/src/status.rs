@@ -33,9 +33,8 @@ pub struct Row {
 }
 
 fn rfc3339(t: SystemTime) -> Option<String> {
-    time::OffsetDateTime::from(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .ok()
+    let t = time::OffsetDateTime::from(t).replace_nanosecond(0).ok()?;
+    t.format(&time::format_description::well_known::Rfc3339).ok()
 }
 
 /// Runs `slipway status`.

@@ -45,6 +45,7 @@ impl Job {
         let actor = env
             .get("GITHUB_ACTOR")
             .or_else(|| env.get("USER"))
+            .or_else(|| env.get("LOGNAME"))
             .unwrap_or("unknown")
             .to_owned();
         let run_url = match (
@@ -283,6 +284,5 @@ pub async fn run(
         note: None,
     };
     finish(env, &facts, &outcome)?;
-    writeln!(out, "{id}: {}", outcome.deployment.status).map_err(DeployError::Output)?;
     Ok(outcome.succeeded())
 }

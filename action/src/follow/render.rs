@@ -59,9 +59,6 @@ impl Renderer {
         let mut text = String::new();
         let width = snap.hosts.iter().map(|h| h.id.len()).max().unwrap_or(0);
         let before = self.last.as_ref();
-        if before.is_none_or(|b| b.status != snap.status) {
-            text.push_str(&format!("{}: {}\n", snap.id, snap.status));
-        }
         for host in &snap.hosts {
             let old = before.and_then(|b| b.hosts.iter().find(|h| h.id == host.id));
             for event in &host.events {
@@ -73,6 +70,10 @@ impl Renderer {
                     text.push('\n');
                 }
             }
+        }
+        // After the hosts' lines, so the end reads in order.
+        if before.is_none_or(|b| b.status != snap.status) {
+            text.push_str(&format!("{}: {}\n", snap.id, snap.status));
         }
         text
     }

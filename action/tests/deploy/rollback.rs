@@ -112,4 +112,9 @@ async fn credentials_that_expire_during_a_long_wait_are_renewed() {
     let run = bed.step("deploy").run().await;
     run.assert_code(0);
     assert_eq!(run.output("status"), "Succeeded");
+    assert!(
+        bed.sandbox.sts().assume_calls() >= 2,
+        "the role was assumed {} time(s) during a deployment longer than a session",
+        bed.sandbox.sts().assume_calls()
+    );
 }
