@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use slipway_action::bundle;
 use slipway_action::cli::{AppspecCommand, Cli, Command};
 use slipway_action::credentials::{self, retry::Backoff};
-use slipway_action::bundle;
 use slipway_action::env::Env;
 use slipway_action::github::commands::escape_data;
 
@@ -78,7 +78,12 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<ExitCode> {
             let out_dir = args.output_dir.clone().unwrap_or_else(|| ".".into());
             let built = bundle::build(&options, &out_dir)?;
             let mut stdout = std::io::stdout().lock();
-            let valid = bundle::require_valid_appspec(&built, std::path::Path::new(""), env.is_actions(), &mut stdout);
+            let valid = bundle::require_valid_appspec(
+                &built,
+                std::path::Path::new(""),
+                env.is_actions(),
+                &mut stdout,
+            );
             bundle::describe(&built, &mut stdout)?;
             valid?;
             Ok(ExitCode::SUCCESS)
@@ -90,7 +95,11 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<ExitCode> {
                 http()?,
                 &mut std::io::stdout(),
             ))?;
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Rollback(args) => {
             let ok = runtime()?.block_on(slipway_action::rollback::run(
@@ -99,7 +108,11 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<ExitCode> {
                 http()?,
                 &mut std::io::stdout(),
             ))?;
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Status(args) => {
             runtime()?.block_on(slipway_action::status::run(
@@ -132,7 +145,9 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<ExitCode> {
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }
 
 fn http() -> reqwest::Result<reqwest::Client> {

@@ -25,7 +25,10 @@ struct Target {
 }
 
 fn short(commit: Option<&str>) -> String {
-    commit.map_or_else(|| "an unknown commit".into(), |c| c[..c.len().min(12)].to_owned())
+    commit.map_or_else(
+        || "an unknown commit".into(),
+        |c| c[..c.len().min(12)].to_owned(),
+    )
 }
 
 fn key_of(r: Option<&RevisionLocation>) -> Option<String> {
@@ -71,7 +74,10 @@ pub async fn run(
                 reason: format!("{group} has no active deployment to stop"),
             });
         };
-        let note = format!("Stopping {id} on {group}; CodeDeploy rolls its hosts back ({}).", job.suffix());
+        let note = format!(
+            "Stopping {id} on {group}; CodeDeploy rolls its hosts back ({}).",
+            job.suffix()
+        );
         writeln!(out, "{note}").map_err(w)?;
         cd.stop_deployment()
             .deployment_id(id)
@@ -112,7 +118,15 @@ pub async fn run(
         job.suffix()
     );
     writeln!(out, "{note}").map_err(w)?;
-    concurrency::settle(cd, &application, &group, concurrency::IfActive::Wait, options.interval, out).await?;
+    concurrency::settle(
+        cd,
+        &application,
+        &group,
+        concurrency::IfActive::Wait,
+        options.interval,
+        out,
+    )
+    .await?;
     let description = format!(
         "slipway rollback: commit {} (from {}) {}",
         target.commit.as_deref().unwrap_or("unknown"),
@@ -130,7 +144,12 @@ pub async fn run(
         ignore_application_stop_failures: false,
     };
     let id = create::create(cd, &request).await?;
-    writeln!(out, "created {id}: {}", summary::console_url(&clients.region, &id)).map_err(w)?;
+    writeln!(
+        out,
+        "created {id}: {}",
+        summary::console_url(&clients.region, &id)
+    )
+    .map_err(w)?;
     crate::deploy::set_outputs(env, &[("deployment-id", id.as_str())])?;
     if no_wait {
         return Ok(true);
@@ -154,7 +173,8 @@ async fn follow_late_rollback(
     let until = tokio::time::Instant::now() + follow::ROLLBACK_GRACE;
     while tokio::time::Instant::now() < until {
         if let Some(rb) = follow::poll::snapshot(cd, id).await?.rollback_id {
-            writeln!(out, "CodeDeploy is rolling {id} back with {rb}").map_err(DeployError::Output)?;
+            writeln!(out, "CodeDeploy is rolling {id} back with {rb}")
+                .map_err(DeployError::Output)?;
             let snap = follow::watch(&rb, || follow::poll::snapshot(cd, &rb), options, out).await?;
             follow::report_failures(&snap, options.actions, out)?;
             return Ok(Some(snap));
@@ -176,7 +196,10 @@ fn previous(successes: &[Deployed]) -> Result<Target> {
         .skip(1)
         .find(|d| d.revision != current.revision)
         .map(|d| Target {
-            revision: d.revision.clone().unwrap_or_else(|| RevisionLocation::builder().build()),
+            revision: d
+                .revision
+                .clone()
+                .unwrap_or_else(|| RevisionLocation::builder().build()),
             commit: d.commit.clone(),
             from: d.deployment.clone(),
         })
@@ -200,14 +223,17 @@ async fn by_deployment(cd: &aws_sdk_codedeploy::Client, id: &str) -> Result<Targ
             message: describe(&e),
         })?;
     let info = info.deployment_info();
-    let revision = info
-        .and_then(|i| i.revision())
-        .cloned()
-        .ok_or_else(|| DeployError::NoRollbackTarget {
-            reason: format!("{id} has no revision"),
-        })?;
+    let revision =
+        info.and_then(|i| i.revision())
+            .cloned()
+            .ok_or_else(|| DeployError::NoRollbackTarget {
+                reason: format!("{id} has no revision"),
+            })?;
     Ok(Target {
-        commit: commit_of(Some(&revision), info.and_then(|i| i.description()).unwrap_or_default()),
+        commit: commit_of(
+            Some(&revision),
+            info.and_then(|i| i.description()).unwrap_or_default(),
+        ),
         revision,
         from: id.to_owned(),
     })
@@ -230,7 +256,10 @@ async fn by_commit(
         .find(|d| d.commit.as_deref().is_some_and(|c| c.starts_with(&sha)))
     {
         return Ok(Target {
-            revision: d.revision.clone().unwrap_or_else(|| RevisionLocation::builder().build()),
+            revision: d
+                .revision
+                .clone()
+                .unwrap_or_else(|| RevisionLocation::builder().build()),
             commit: d.commit.clone(),
             from: d.deployment.clone(),
         });

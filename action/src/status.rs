@@ -34,7 +34,8 @@ pub struct Row {
 
 fn rfc3339(t: SystemTime) -> Option<String> {
     let t = time::OffsetDateTime::from(t).replace_nanosecond(0).ok()?;
-    t.format(&time::format_description::well_known::Rfc3339).ok()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .ok()
 }
 
 /// Runs `slipway status`.
@@ -47,7 +48,8 @@ pub async fn run(
     let (application, group) = group_inputs(&args.group, env)?;
     let limit = Inputs::new(env)
         .parsed("limit", args.limit.as_deref(), |v| {
-            v.parse::<usize>().map_err(|_| format!("`{v}` is not a count"))
+            v.parse::<usize>()
+                .map_err(|_| format!("`{v}` is not a count"))
         })?
         .unwrap_or(10);
     let clients = crate::aws::clients(&args.credentials, env, http).await?;
@@ -60,12 +62,20 @@ pub async fn run(
         .map(|i| {
             let description = i.description().unwrap_or_default().to_owned();
             let created = i.create_time().and_then(|t| SystemTime::try_from(*t).ok());
-            let completed = i.complete_time().and_then(|t| SystemTime::try_from(*t).ok());
+            let completed = i
+                .complete_time()
+                .and_then(|t| SystemTime::try_from(*t).ok());
             Row {
                 id: i.deployment_id().unwrap_or_default().to_owned(),
-                status: i.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                status: i
+                    .status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
                 commit: ordering::commit_of(i.revision(), &description),
-                creator: i.creator().map(|c| c.as_str().to_owned()).unwrap_or_default(),
+                creator: i
+                    .creator()
+                    .map(|c| c.as_str().to_owned())
+                    .unwrap_or_default(),
                 actor: description
                     .split(" by ")
                     .nth(1)

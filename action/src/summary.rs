@@ -31,7 +31,11 @@ pub struct Facts {
 /// The summary's Markdown.
 pub fn markdown(facts: &Facts, outcome: &Outcome) -> String {
     let d = &outcome.deployment;
-    let icon = if d.status == "Succeeded" { "✅" } else { "❌" };
+    let icon = if d.status == "Succeeded" {
+        "✅"
+    } else {
+        "❌"
+    };
     let mut md = format!("### {icon} {}: {}\n\n", facts.title, d.status);
     md.push_str("| | |\n|---|---|\n");
     md.push_str(&format!(
@@ -45,7 +49,11 @@ pub fn markdown(facts: &Facts, outcome: &Outcome) -> String {
     if let Some(revision) = &facts.revision {
         md.push_str(&format!("| Revision | {} |\n", code(revision)));
     }
-    if let Some(took) = d.completed.zip(d.created).and_then(|(c, s)| c.duration_since(s).ok()) {
+    if let Some(took) = d
+        .completed
+        .zip(d.created)
+        .and_then(|(c, s)| c.duration_since(s).ok())
+    {
         md.push_str(&format!("| Duration | {} |\n", duration(took)));
     }
     if let Some(rb) = &outcome.rollback {

@@ -179,7 +179,10 @@ pub async fn upload(
                 });
             }
         }
-        Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {}
+        Err(err)
+            if err
+                .raw_response()
+                .is_some_and(|r| r.status().as_u16() == 404) => {}
         Err(err) => return Err(s3_error("HeadObject", destination, &key, &err)),
     }
     let mut metadata = destination.metadata.clone();
@@ -287,7 +290,11 @@ async fn multipart(
         .bucket(&destination.bucket)
         .key(key)
         .upload_id(&upload_id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await
         .map_err(|e| s3_error("CompleteMultipartUpload", destination, key, &e))?;
@@ -367,7 +374,9 @@ async fn read_part(path: &std::path::Path, offset: u64, len: u64) -> Result<byte
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let io = |source| DeployError::WriteBundle { source };
     let mut file = tokio::fs::File::open(path).await.map_err(io)?;
-    file.seek(std::io::SeekFrom::Start(offset)).await.map_err(io)?;
+    file.seek(std::io::SeekFrom::Start(offset))
+        .await
+        .map_err(io)?;
     let mut data = vec![0u8; len as usize];
     file.read_exact(&mut data).await.map_err(io)?;
     Ok(data.into())

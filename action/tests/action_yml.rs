@@ -119,16 +119,24 @@ fn the_example_workflows_use_only_inputs_and_outputs_the_action_has() {
         let mut slipway_steps = 0;
         for job in wf["jobs"].as_object().unwrap().values() {
             for step in job["steps"].as_array().unwrap() {
-                let Some(uses) = step["uses"].as_str() else { continue };
+                let Some(uses) = step["uses"].as_str() else {
+                    continue;
+                };
                 if !uses.contains("slipway") {
                     continue;
                 }
                 slipway_steps += 1;
                 for key in step["with"].as_object().unwrap().keys() {
-                    assert!(inputs.contains_key(key), "{name}: input {key} is not in action.yml");
+                    assert!(
+                        inputs.contains_key(key),
+                        "{name}: input {key} is not in action.yml"
+                    );
                 }
                 for required in ["command", "application", "deployment-group"] {
-                    assert!(step["with"].get(required).is_some(), "{name}: no {required}");
+                    assert!(
+                        step["with"].get(required).is_some(),
+                        "{name}: no {required}"
+                    );
                 }
                 if let Some(id) = step["id"].as_str() {
                     let prefix = format!("steps.{id}.outputs.");
@@ -138,12 +146,18 @@ fn the_example_workflows_use_only_inputs_and_outputs_the_action_has() {
                             .chars()
                             .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
                             .collect();
-                        assert!(outputs.contains_key(&output), "{name}: output {output} is not in action.yml");
+                        assert!(
+                            outputs.contains_key(&output),
+                            "{name}: output {output} is not in action.yml"
+                        );
                     }
                 }
             }
         }
         assert_eq!(slipway_steps, 1, "{name}");
     }
-    assert_eq!(workflow("rollback.yml")["jobs"]["rollback"]["environment"], "production");
+    assert_eq!(
+        workflow("rollback.yml")["jobs"]["rollback"]["environment"],
+        "production"
+    );
 }

@@ -81,7 +81,8 @@ pub fn zip<W: Write + Seek>(
     let zip_error = |e: zip::result::ZipError| DeployError::WriteBundle {
         source: std::io::Error::other(e),
     };
-    let time = time::OffsetDateTime::from_unix_timestamp(mtime).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let time = time::OffsetDateTime::from_unix_timestamp(mtime)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     // Zip has no time zone: the commit time in UTC, clamped to what DOS
     // dates can hold.
     let stamp = zip::DateTime::from_date_and_time(
@@ -101,7 +102,10 @@ pub fn zip<W: Write + Seek>(
     for entry in entries {
         match &entry.kind {
             Kind::Dir => writer
-                .add_directory(format!("{}/", entry.path), options.unix_permissions(DIR_MODE))
+                .add_directory(
+                    format!("{}/", entry.path),
+                    options.unix_permissions(DIR_MODE),
+                )
                 .map_err(zip_error)?,
             Kind::Symlink(target) => writer
                 .add_symlink(&entry.path, target, options.unix_permissions(LINK_MODE))

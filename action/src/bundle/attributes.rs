@@ -95,7 +95,10 @@ mod tests {
 
     #[test]
     fn a_name_pattern_matches_at_any_depth_and_a_path_pattern_only_from_its_base() {
-        let root = Rules::parse("", "*.md export-ignore\n/tests export-ignore\nci/*.yml export-ignore\n");
+        let root = Rules::parse(
+            "",
+            "*.md export-ignore\n/tests export-ignore\nci/*.yml export-ignore\n",
+        );
         assert!(ignored(std::slice::from_ref(&root), "docs/a.md"));
         assert!(ignored(std::slice::from_ref(&root), "tests"));
         assert!(!ignored(std::slice::from_ref(&root), "app/tests"));

@@ -85,7 +85,9 @@ impl<W: Write + Send + 'static> ParallelGzip<W> {
         }
         self.jobs = None;
         for worker in self.workers.drain(..) {
-            worker.join().map_err(|_| io::Error::other("a gzip worker panicked"))?;
+            worker
+                .join()
+                .map_err(|_| io::Error::other("a gzip worker panicked"))?;
         }
         self.writer
             .take()
@@ -107,10 +109,8 @@ fn compress_jobs(jobs: &Mutex<Receiver<Job>>, done: &SyncSender<Job>, level: u32
         };
         let Ok((seq, data)) = job else { return };
         // GzEncoder's header has mtime 0 and no name: deterministic.
-        let mut encoder = GzEncoder::new(
-            Vec::with_capacity(data.len() / 3),
-            Compression::new(level),
-        );
+        let mut encoder =
+            GzEncoder::new(Vec::with_capacity(data.len() / 3), Compression::new(level));
         let member = encoder.write_all(&data).and_then(|()| encoder.finish());
         let Ok(member) = member else { return };
         if done.send((seq, member)).is_err() {
@@ -171,7 +171,9 @@ mod tests {
         let data: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
         let out = gzip(&data, 3, 4096);
         let mut back = Vec::new();
-        MultiGzDecoder::new(&out[..]).read_to_end(&mut back).unwrap();
+        MultiGzDecoder::new(&out[..])
+            .read_to_end(&mut back)
+            .unwrap();
         assert_eq!(back, data);
     }
 
@@ -185,7 +187,9 @@ mod tests {
     fn empty_input_is_one_empty_member() {
         let out = gzip(b"", 2, 1000);
         let mut back = Vec::new();
-        MultiGzDecoder::new(&out[..]).read_to_end(&mut back).unwrap();
+        MultiGzDecoder::new(&out[..])
+            .read_to_end(&mut back)
+            .unwrap();
         assert!(back.is_empty());
         assert!(!out.is_empty());
     }

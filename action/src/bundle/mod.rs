@@ -191,22 +191,27 @@ pub fn options_from(args: &crate::cli::BundleArgs, env: &crate::env::Env) -> Res
         .or_else(|| env.get("GITHUB_WORKSPACE").map(str::to_owned))
         .unwrap_or_else(|| ".".to_owned());
     let format = inputs
-        .parsed("bundle-format", args.bundle_format.as_deref(), |v| {
-            match v.to_ascii_lowercase().as_str() {
-                "tgz" | "tar.gz" => Ok(BundleType::Tgz),
-                "tar" => Ok(BundleType::Tar),
-                "zip" => Ok(BundleType::Zip),
-                _ => Err(format!("`{v}` is not a bundle format: use tgz, zip or tar")),
-            }
+        .parsed("bundle-format", args.bundle_format.as_deref(), |v| match v
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "tgz" | "tar.gz" => Ok(BundleType::Tgz),
+            "tar" => Ok(BundleType::Tar),
+            "zip" => Ok(BundleType::Zip),
+            _ => Err(format!("`{v}` is not a bundle format: use tgz, zip or tar")),
         })?
         .unwrap_or(BundleType::Tgz);
     let level = inputs
-        .parsed("compression-level", args.compression_level.as_deref(), |v| {
-            v.parse::<u32>()
-                .ok()
-                .filter(|n| *n <= 9)
-                .ok_or_else(|| format!("`{v}` is not a level from 0 to 9"))
-        })?
+        .parsed(
+            "compression-level",
+            args.compression_level.as_deref(),
+            |v| {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| *n <= 9)
+                    .ok_or_else(|| format!("`{v}` is not a level from 0 to 9"))
+            },
+        )?
         .unwrap_or(DEFAULT_LEVEL);
     let mut exclude: Vec<String> = args.exclude.clone();
     if exclude.is_empty()

@@ -114,7 +114,10 @@ impl Walk<'_> {
             if let Some(attrs) = tree.get_name(".gitattributes")
                 && let Ok(blob) = r.find_blob(attrs.id())
             {
-                rules.push(Rules::parse(prefix, &String::from_utf8_lossy(blob.content())));
+                rules.push(Rules::parse(
+                    prefix,
+                    &String::from_utf8_lossy(blob.content()),
+                ));
             } else {
                 rules.push(Rules::parse(prefix, ""));
             }

@@ -115,8 +115,11 @@ pub async fn settle(
             }
             IfActive::Wait => {
                 if !announced.contains(first) {
-                    writeln!(out, "waiting for {first}, active on {group} (if-active: wait)")
-                        .map_err(DeployError::Output)?;
+                    writeln!(
+                        out,
+                        "waiting for {first}, active on {group} (if-active: wait)"
+                    )
+                    .map_err(DeployError::Output)?;
                     announced.push(first.clone());
                 }
             }

@@ -47,7 +47,11 @@ pub fn s3_revision(uploaded: &Uploaded, format: BundleType) -> RevisionLocation 
 }
 
 /// Fails with a clear message unless the application and group exist.
-pub async fn check_group(cd: &aws_sdk_codedeploy::Client, application: &str, group: &str) -> Result<()> {
+pub async fn check_group(
+    cd: &aws_sdk_codedeploy::Client,
+    application: &str,
+    group: &str,
+) -> Result<()> {
     let Err(e) = cd
         .get_deployment_group()
         .application_name(application)

@@ -78,7 +78,9 @@ pub enum DeployError {
         count: usize,
     },
     /// The archive is over CodeDeploy's limit.
-    #[error("the bundle {path} is {size} bytes, over CodeDeploy's limit of {limit}: exclude build output or large assets (--exclude, export-ignore)")]
+    #[error(
+        "the bundle {path} is {size} bytes, over CodeDeploy's limit of {limit}: exclude build output or large assets (--exclude, export-ignore)"
+    )]
     BundleTooLarge {
         /// The archive.
         path: PathBuf,
@@ -108,7 +110,9 @@ pub enum DeployError {
         message: String,
     },
     /// KMS refused to encrypt the bundle.
-    #[error("KMS key {key} refused to encrypt s3://{bucket}/{object}: {message}. The deploy role needs kms:GenerateDataKey on the key, and the key must be enabled and in the bucket's region")]
+    #[error(
+        "KMS key {key} refused to encrypt s3://{bucket}/{object}: {message}. The deploy role needs kms:GenerateDataKey on the key, and the key must be enabled and in the bucket's region"
+    )]
     KmsRefused {
         /// The key id or "the bucket's default key".
         key: String,
@@ -130,7 +134,9 @@ pub enum DeployError {
         message: String,
     },
     /// The group has an active deployment and we were told to fail.
-    #[error("deployment group {group} already has {deployment} in progress (if-active: fail); wait for it or stop it")]
+    #[error(
+        "deployment group {group} already has {deployment} in progress (if-active: fail); wait for it or stop it"
+    )]
     ActiveDeployment {
         /// The group.
         group: String,
@@ -138,7 +144,9 @@ pub enum DeployError {
         deployment: String,
     },
     /// The commit is older than what the group runs.
-    #[error("{commit} is an ancestor of {deployed}, which deployment {deployment} already put on {group}: refusing to go back in time. Use `slipway rollback` for that, or --allow-older")]
+    #[error(
+        "{commit} is an ancestor of {deployed}, which deployment {deployment} already put on {group}: refusing to go back in time. Use `slipway rollback` for that, or --allow-older"
+    )]
     OlderCommit {
         /// The commit being deployed.
         commit: String,
@@ -150,7 +158,9 @@ pub enum DeployError {
         group: String,
     },
     /// Ancestry cannot be decided because history is missing.
-    #[error("cannot tell whether {commit} is older than {deployed} (deployed by {deployment}): {deployed} is not in this clone{shallow}. Fetch the history (actions/checkout `fetch-depth: 0`, or `git fetch --unshallow`), or pass --allow-older")]
+    #[error(
+        "cannot tell whether {commit} is older than {deployed} (deployed by {deployment}): {deployed} is not in this clone{shallow}. Fetch the history (actions/checkout `fetch-depth: 0`, or `git fetch --unshallow`), or pass --allow-older"
+    )]
     UnknownAncestry {
         /// The commit being deployed.
         commit: String,
@@ -162,7 +172,9 @@ pub enum DeployError {
         shallow: &'static str,
     },
     /// The deployment did not end before `--timeout`.
-    #[error("deployment {deployment} still {status} after the {seconds} s timeout; it continues in CodeDeploy")]
+    #[error(
+        "deployment {deployment} still {status} after the {seconds} s timeout; it continues in CodeDeploy"
+    )]
     Timeout {
         /// The deployment.
         deployment: String,

@@ -186,7 +186,9 @@ pub async fn run(
         false,
     )?;
     let if_active = inputs
-        .parsed("if-active", args.if_active.as_deref(), |v| v.parse::<IfActive>())?
+        .parsed("if-active", args.if_active.as_deref(), |v| {
+            v.parse::<IfActive>()
+        })?
         .unwrap_or_default();
     let allow_older = inputs.bool("allow-older", args.allow_older.as_deref(), false)?;
     let config = inputs.get("deployment-config", args.deployment_config.as_deref());
@@ -208,9 +210,16 @@ pub async fn run(
     create::check_group(cd, &application, &group).await?;
     upload::check_bucket(s3, &bucket, &clients.region).await?;
 
-    concurrency::settle(cd, &application, &group, if_active, follow_options.interval, out).await?;
-    if !allow_older
-        && let Some(last) = ordering::successes(cd, &application, &group).await?.first()
+    concurrency::settle(
+        cd,
+        &application,
+        &group,
+        if_active,
+        follow_options.interval,
+        out,
+    )
+    .await?;
+    if !allow_older && let Some(last) = ordering::successes(cd, &application, &group).await?.first()
     {
         let repo = git2::Repository::discover(&options.repo).map_err(|source| {
             DeployError::OpenRepository {
@@ -239,7 +248,11 @@ pub async fn run(
     writeln!(
         out,
         "{} {} (ETag {})",
-        if uploaded.reused { "already in S3:" } else { "uploaded" },
+        if uploaded.reused {
+            "already in S3:"
+        } else {
+            "uploaded"
+        },
         uploaded.uri(),
         uploaded.etag
     )

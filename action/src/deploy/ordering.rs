@@ -144,7 +144,11 @@ pub fn check(repo: &Repository, commit: &str, last: &Deployed, group: &str) -> R
             commit: commit.to_owned(),
             deployed: deployed.to_owned(),
             deployment: last.deployment.clone(),
-            shallow: if repo.is_shallow() { ", which is shallow" } else { "" },
+            shallow: if repo.is_shallow() {
+                ", which is shallow"
+            } else {
+                ""
+            },
         });
     }
     let older = repo

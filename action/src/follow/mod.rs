@@ -67,9 +67,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Snapshot>>,
 {
-    let deadline = options
-        .timeout
-        .map(|t| tokio::time::Instant::now() + t);
+    let deadline = options.timeout.map(|t| tokio::time::Instant::now() + t);
     let mut renderer = Renderer::default();
     loop {
         let snap = poll().await?;
@@ -112,7 +110,8 @@ pub async fn follow(
     }
     let rollback = match rollback_id {
         Some(rb) => {
-            writeln!(out, "CodeDeploy is rolling {id} back with {rb}").map_err(DeployError::Output)?;
+            writeln!(out, "CodeDeploy is rolling {id} back with {rb}")
+                .map_err(DeployError::Output)?;
             let snap = watch_grouped(cd, &rb, &format!("Rollback {rb}"), options, out).await?;
             report_failures(&snap, options.actions, out)?;
             writeln!(out, "rollback {rb}: {}", snap.status).map_err(DeployError::Output)?;
@@ -159,7 +158,16 @@ pub fn report_failures(snap: &Snapshot, actions: bool, out: &mut dyn Write) -> R
             }
             writeln!(out, "{message}").map_err(w)?;
             if !d.log_tail.is_empty() {
-                writeln!(out, "log tail of {}:", if d.script.is_empty() { "the script" } else { &d.script }).map_err(w)?;
+                writeln!(
+                    out,
+                    "log tail of {}:",
+                    if d.script.is_empty() {
+                        "the script"
+                    } else {
+                        &d.script
+                    }
+                )
+                .map_err(w)?;
                 for line in d.log_tail.lines() {
                     writeln!(out, "  {line}").map_err(w)?;
                 }
@@ -221,7 +229,11 @@ mod tests {
             || async {
                 // Six hours of InProgress, then done.
                 let n = polls.fetch_add(1, Ordering::Relaxed);
-                Ok(snap(if n < 6 * 720 { "InProgress" } else { "Succeeded" }))
+                Ok(snap(if n < 6 * 720 {
+                    "InProgress"
+                } else {
+                    "Succeeded"
+                }))
             },
             &options(None),
             &mut Vec::new(),
@@ -247,7 +259,10 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(matches!(err, DeployError::Timeout { seconds: 60, .. }), "{err}");
+        assert!(
+            matches!(err, DeployError::Timeout { seconds: 60, .. }),
+            "{err}"
+        );
         // Polls at 0, 5, …, 55 s: twelve, none after the deadline.
         assert_eq!(polls.load(Ordering::Relaxed), 12);
     }

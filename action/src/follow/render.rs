@@ -49,7 +49,8 @@ impl Renderer {
             Style::Lines => self.lines(snap),
             Style::Table => self.table(snap),
         };
-        out.write_all(text.as_bytes()).map_err(DeployError::Output)?;
+        out.write_all(text.as_bytes())
+            .map_err(DeployError::Output)?;
         out.flush().map_err(DeployError::Output)?;
         self.last = Some(snap.clone());
         Ok(())
@@ -84,7 +85,13 @@ impl Renderer {
             // Up to the table's first line, and clear to the end.
             text.push_str(&format!("\x1b[{}A\x1b[J", self.drawn));
         }
-        let width = snap.hosts.iter().map(|h| h.id.len()).max().unwrap_or(4).max(4);
+        let width = snap
+            .hosts
+            .iter()
+            .map(|h| h.id.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
         let mut rows = vec![
             format!("{} {}", snap.id, snap.status),
             format!("{:<width$}  {:<11} {:<5}  EVENT", "HOST", "STATUS", "DONE"),
@@ -152,22 +159,60 @@ mod tests {
     #[test]
     fn lines_show_only_changes() {
         let mut r = Renderer::default();
-        let first = render(&mut r, &snap("InProgress", &[("ApplicationStop", "InProgress"), ("DownloadBundle", "Pending")]), Style::Lines);
+        let first = render(
+            &mut r,
+            &snap(
+                "InProgress",
+                &[
+                    ("ApplicationStop", "InProgress"),
+                    ("DownloadBundle", "Pending"),
+                ],
+            ),
+            Style::Lines,
+        );
         assert!(first.contains("d-1: InProgress"));
         assert!(first.contains("ApplicationStop"));
         assert!(!first.contains("DownloadBundle"));
-        let same = render(&mut r, &snap("InProgress", &[("ApplicationStop", "InProgress"), ("DownloadBundle", "Pending")]), Style::Lines);
+        let same = render(
+            &mut r,
+            &snap(
+                "InProgress",
+                &[
+                    ("ApplicationStop", "InProgress"),
+                    ("DownloadBundle", "Pending"),
+                ],
+            ),
+            Style::Lines,
+        );
         assert_eq!(same, "");
-        let next = render(&mut r, &snap("InProgress", &[("ApplicationStop", "Succeeded"), ("DownloadBundle", "InProgress")]), Style::Lines);
+        let next = render(
+            &mut r,
+            &snap(
+                "InProgress",
+                &[
+                    ("ApplicationStop", "Succeeded"),
+                    ("DownloadBundle", "InProgress"),
+                ],
+            ),
+            Style::Lines,
+        );
         assert_eq!(next.lines().count(), 2, "{next}");
     }
 
     #[test]
     fn the_table_is_redrawn_over_itself() {
         let mut r = Renderer::default();
-        let first = render(&mut r, &snap("InProgress", &[("ApplicationStop", "InProgress")]), Style::Table);
+        let first = render(
+            &mut r,
+            &snap("InProgress", &[("ApplicationStop", "InProgress")]),
+            Style::Table,
+        );
         assert!(!first.contains("\x1b["));
-        let second = render(&mut r, &snap("InProgress", &[("ApplicationStop", "Succeeded")]), Style::Table);
+        let second = render(
+            &mut r,
+            &snap("InProgress", &[("ApplicationStop", "Succeeded")]),
+            Style::Table,
+        );
         assert!(second.starts_with("\x1b[3A\x1b[J"), "{second:?}");
     }
 }

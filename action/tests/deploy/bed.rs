@@ -81,7 +81,11 @@ impl Bed {
                 .credentials_provider(static_credentials(&sandbox))
                 .build(),
         );
-        s3.create_bucket().bucket(BUCKET).send().await.expect("bucket");
+        s3.create_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .expect("bucket");
         codedeploy
             .create_application()
             .application_name(APPLICATION)
@@ -126,8 +130,12 @@ impl Bed {
                 sandbox
                     .codedeploy()
                     .register_on_premises_instance(&name, &iam_arn, &[TAG]);
-                let config =
-                    HostConfig::new(sandbox.codedeploy_endpoint(), sandbox.region(), iam_arn, credential);
+                let config = HostConfig::new(
+                    sandbox.codedeploy_endpoint(),
+                    sandbox.region(),
+                    iam_arn,
+                    credential,
+                );
                 ScriptedHost::new(config, script(i)).spawn()
             })
             .collect();
@@ -151,6 +159,32 @@ impl Bed {
             .codedeploy()
             .deployment_status(id)
             .unwrap_or_default()
+    }
+
+    /// The deployment as GetDeployment describes it.
+    pub async fn deployment(&self, id: &str) -> aws_sdk_codedeploy::types::DeploymentInfo {
+        self.codedeploy
+            .get_deployment()
+            .deployment_id(id)
+            .send()
+            .await
+            .expect("GetDeployment")
+            .deployment_info()
+            .cloned()
+            .expect("deploymentInfo")
+    }
+
+    /// How many deployments the group has had.
+    pub async fn deployment_count(&self) -> usize {
+        self.codedeploy
+            .list_deployments()
+            .application_name(APPLICATION)
+            .deployment_group_name(GROUP)
+            .send()
+            .await
+            .expect("ListDeployments")
+            .deployments()
+            .len()
     }
 
     /// Objects in the bucket.
@@ -216,7 +250,8 @@ impl Step {
             cwd,
         };
         // The deploy role, not the sandbox's static keys.
-        step.vars.retain(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"));
+        step.vars
+            .retain(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"));
         let file = |n: &str| step.dir.path().join(n).to_string_lossy().into_owned();
         let (output, summary, env) = (file("output"), file("summary"), file("env"));
         step.set("GITHUB_ACTIONS", "true")

@@ -59,7 +59,9 @@ fn listing(path: &str) -> Vec<(String, u32, Option<String>, u64)> {
             (
                 e.path().unwrap().to_string_lossy().into_owned(),
                 h.mode().unwrap(),
-                e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned()),
+                e.link_name()
+                    .unwrap()
+                    .map(|l| l.to_string_lossy().into_owned()),
                 h.mtime().unwrap(),
             )
         })
@@ -95,18 +97,21 @@ fn modes_symlinks_and_export_ignore_are_as_committed() {
     assert_eq!(find("scripts/start").unwrap().1, 0o755);
     assert_eq!(find("app/settings.py").unwrap().1, 0o644);
     assert_eq!(find("current").unwrap().2.as_deref(), Some("app"));
-    assert!(find("docs/notes.md").is_none(), "export-ignore: {entries:?}");
+    assert!(
+        find("docs/notes.md").is_none(),
+        "export-ignore: {entries:?}"
+    );
     assert!(find("docs/").is_none());
-    let commit_time: u64 = repo.git(&["log", "-1", "--format=%ct"]).trim().parse().unwrap();
+    let commit_time: u64 = repo
+        .git(&["log", "-1", "--format=%ct"])
+        .trim()
+        .parse()
+        .unwrap();
     assert!(entries.iter().all(|e| e.3 == commit_time));
-    let mut names: Vec<_> = entries.iter().map(|e| e.0.clone()).collect();
-    let sorted = {
-        let mut s = names.clone();
-        s.sort();
-        s
-    };
+    let names: Vec<_> = entries.iter().map(|e| e.0.clone()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
     assert_eq!(names, sorted);
-    names.clear();
     assert_eq!(run.field("files"), "5");
 }
 
@@ -120,7 +125,11 @@ fn the_commit_is_bundled_not_the_work_tree() {
     let dirty = bundle(&repo, out.path(), "022", "UTC", &[]);
     assert!(dirty.ok, "a dirty tree is not an error: {}", dirty.stderr);
     assert_eq!(before.field("sha256"), dirty.field("sha256"));
-    assert!(!listing(&dirty.field("bundle")).iter().any(|e| e.0 == "uncommitted.txt"));
+    assert!(
+        !listing(&dirty.field("bundle"))
+            .iter()
+            .any(|e| e.0 == "uncommitted.txt")
+    );
 }
 
 #[test]
@@ -129,7 +138,11 @@ fn exclude_globs_add_to_export_ignore() {
     let out = tempfile::tempdir().unwrap();
     let run = bundle(&repo, out.path(), "022", "UTC", &["--exclude", "app/*.py"]);
     assert!(run.ok, "{}", run.stderr);
-    assert!(!listing(&run.field("bundle")).iter().any(|e| e.0 == "app/settings.py"));
+    assert!(
+        !listing(&run.field("bundle"))
+            .iter()
+            .any(|e| e.0 == "app/settings.py")
+    );
 }
 
 #[test]
@@ -152,22 +165,39 @@ fn an_older_ref_is_bundled_on_request_and_zip_and_tar_are_offered() {
 #[test]
 fn an_invalid_appspec_is_reported_as_appspec_check_does_and_fails() {
     let repo = Repo::shop();
-    repo.write("appspec.yml", &crate::repo::APPSPEC.replace("scripts/start", "scripts/missing"));
+    repo.write(
+        "appspec.yml",
+        &crate::repo::APPSPEC.replace("scripts/start", "scripts/missing"),
+    );
     repo.commit("broken");
     let out = tempfile::tempdir().unwrap();
     let run = bundle(&repo, out.path(), "022", "UTC", &[]);
     assert!(!run.ok);
     assert!(run.stdout.contains("scripts/missing"), "{}", run.stdout);
-    assert!(run.stdout.contains("appspec.yml: 1 error"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("appspec.yml: 1 error"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
 fn a_bad_ref_and_an_empty_repository_are_named() {
     let repo = Repo::shop();
     let out = tempfile::tempdir().unwrap();
-    let run = bundle(&repo, out.path(), "022", "UTC", &["--ref", "no-such-branch"]);
+    let run = bundle(
+        &repo,
+        out.path(),
+        "022",
+        "UTC",
+        &["--ref", "no-such-branch"],
+    );
     assert!(!run.ok);
-    assert!(run.stderr.contains("`no-such-branch` names no commit"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`no-such-branch` names no commit"),
+        "{}",
+        run.stderr
+    );
     let empty = Repo::empty();
     let run = bundle(&empty, out.path(), "022", "UTC", &[]);
     assert!(!run.ok);

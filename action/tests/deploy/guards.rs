@@ -7,18 +7,6 @@ use slipway_tests::scripted_host::{Outcome, Script};
 
 use crate::bed::{Bed, Setup};
 
-async fn deployments(bed: &Bed) -> usize {
-    bed.codedeploy
-        .list_deployments()
-        .application_name(crate::bed::APPLICATION)
-        .deployment_group_name(crate::bed::GROUP)
-        .send()
-        .await
-        .unwrap()
-        .deployments()
-        .len()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_waits_behind_an_active_one_or_fails_when_told() {
     let bed = Bed::start_with(Setup::default(), |_| {
@@ -29,20 +17,31 @@ async fn a_deploy_waits_behind_an_active_one_or_fails_when_told() {
     first.assert_code(0);
     let active = first.output("deployment-id").to_owned();
 
-    let refused = bed.step("deploy").arg("--if-active").arg("fail").run().await;
+    let refused = bed
+        .step("deploy")
+        .arg("--if-active")
+        .arg("fail")
+        .run()
+        .await;
     refused.assert_code(2);
     assert!(
-        refused.stderr.contains(&format!("already has {active} in progress")),
+        refused
+            .stderr
+            .contains(&format!("already has {active} in progress")),
         "{}",
         refused.all()
     );
-    assert_eq!(deployments(&bed).await, 1);
+    assert_eq!(bed.deployment_count().await, 1);
 
     let waited = bed.step("deploy").run().await;
     waited.assert_code(0);
-    assert!(waited.stdout.contains(&format!("waiting for {active}")), "{}", waited.all());
+    assert!(
+        waited.stdout.contains(&format!("waiting for {active}")),
+        "{}",
+        waited.all()
+    );
     assert_eq!(bed.status(&active), "Succeeded");
-    assert_eq!(deployments(&bed).await, 2);
+    assert_eq!(bed.deployment_count().await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,9 +54,17 @@ async fn an_older_commit_is_refused_unless_allowed() {
 
     let refused = bed.step("deploy").arg("--ref").arg(&first).run().await;
     refused.assert_code(2);
-    assert!(refused.stderr.contains("is an ancestor of"), "{}", refused.all());
-    assert!(refused.stderr.contains("slipway rollback"), "{}", refused.all());
-    assert_eq!(deployments(&bed).await, 1);
+    assert!(
+        refused.stderr.contains("is an ancestor of"),
+        "{}",
+        refused.all()
+    );
+    assert!(
+        refused.stderr.contains("slipway rollback"),
+        "{}",
+        refused.all()
+    );
+    assert_eq!(bed.deployment_count().await, 1);
 
     let allowed = bed
         .step("deploy")
@@ -79,25 +86,58 @@ async fn nothing_is_uploaded_or_created_for_an_invalid_appspec_or_bad_names() {
     bed.repo.commit("broken appspec");
     let run = bed.step("deploy").run().await;
     run.assert_code(2);
-    assert!(run.stdout.contains("::error file=appspec.yml"), "{}", run.all());
+    assert!(
+        run.stdout.contains("::error file=appspec.yml"),
+        "{}",
+        run.all()
+    );
     assert!(run.stdout.contains("scripts/nope"), "{}", run.all());
     assert!(bed.objects().await.is_empty());
-    assert_eq!(deployments(&bed).await, 0);
+    assert_eq!(bed.deployment_count().await, 0);
 
     bed.repo.write("appspec.yml", crate::repo::APPSPEC);
     bed.repo.commit("fixed");
-    let run = bed.step("deploy").set("INPUT_APPLICATION", "nope").run().await;
+    let run = bed
+        .step("deploy")
+        .set("INPUT_APPLICATION", "nope")
+        .run()
+        .await;
     run.assert_code(2);
-    assert!(run.stderr.contains("application `nope` does not exist"), "{}", run.all());
-    let run = bed.step("deploy").set("INPUT_DEPLOYMENT-GROUP", "nope").run().await;
+    assert!(
+        run.stderr.contains("application `nope` does not exist"),
+        "{}",
+        run.all()
+    );
+    let run = bed
+        .step("deploy")
+        .set("INPUT_DEPLOYMENT-GROUP", "nope")
+        .run()
+        .await;
     run.assert_code(2);
-    assert!(run.stderr.contains("has no deployment group `nope`"), "{}", run.all());
-    let run = bed.step("deploy").set("INPUT_S3-BUCKET", "no-such-bucket").run().await;
+    assert!(
+        run.stderr.contains("has no deployment group `nope`"),
+        "{}",
+        run.all()
+    );
+    let run = bed
+        .step("deploy")
+        .set("INPUT_S3-BUCKET", "no-such-bucket")
+        .run()
+        .await;
     run.assert_code(2);
-    assert!(run.stderr.contains("S3 bucket no-such-bucket: does not exist"), "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("S3 bucket no-such-bucket: does not exist"),
+        "{}",
+        run.all()
+    );
     let run = bed.step("deploy").arg("--ref").arg("v9.9.9").run().await;
     run.assert_code(2);
-    assert!(run.stderr.contains("`v9.9.9` names no commit"), "{}", run.all());
+    assert!(
+        run.stderr.contains("`v9.9.9` names no commit"),
+        "{}",
+        run.all()
+    );
     assert!(bed.objects().await.is_empty());
-    assert_eq!(deployments(&bed).await, 0);
+    assert_eq!(bed.deployment_count().await, 0);
 }

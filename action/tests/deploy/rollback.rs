@@ -12,15 +12,24 @@ async fn two_releases(bed: &Bed) -> (String, String, String) {
     let run = bed.step("deploy").run().await;
     run.assert_code(0);
     let first_id = run.output("deployment-id").to_owned();
-    bed.repo.write("app/settings.py", "DEBUG = False\nVERSION = 2\n");
+    bed.repo
+        .write("app/settings.py", "DEBUG = False\nVERSION = 2\n");
     let second = bed.repo.commit("second release");
     bed.step("deploy").run().await.assert_code(0);
     (first, first_id, second)
 }
 
 async fn deployed_commit(bed: &Bed, id: &str) -> String {
-    let info = bed.codedeploy.get_deployment().deployment_id(id).send().await.unwrap();
-    let key = info.deployment_info().unwrap().revision().unwrap().s3_location().unwrap().key().unwrap().to_owned();
+    let key = bed
+        .deployment(id)
+        .await
+        .revision()
+        .unwrap()
+        .s3_location()
+        .unwrap()
+        .key()
+        .unwrap()
+        .to_owned();
     key.rsplit('/').next().unwrap()[..40].to_owned()
 }
 
@@ -32,11 +41,24 @@ async fn rollback_goes_to_the_previous_successful_revision_by_default() {
     run.assert_code(0);
     let id = run.output("deployment-id");
     assert_eq!(deployed_commit(&bed, id).await, first);
-    assert!(run.stdout.contains(&format!("commit {}", &second[..12])), "{}", run.all());
-    assert!(run.stdout.contains(&format!("with commit {}", &first[..12])), "{}", run.all());
-    assert!(run.summary.contains("slipway rollback: Succeeded"), "{}", run.summary);
-    let info = bed.codedeploy.get_deployment().deployment_id(id).send().await.unwrap();
-    assert!(info.deployment_info().unwrap().description().unwrap().contains("octocat"));
+    assert!(
+        run.stdout.contains(&format!("commit {}", &second[..12])),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("with commit {}", &first[..12])),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.summary.contains("slipway rollback: Succeeded"),
+        "{}",
+        run.summary
+    );
+    let description = bed.deployment(id).await.description().unwrap().to_owned();
+    assert!(description.contains("octocat"), "{description}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,15 +67,36 @@ async fn rollback_to_a_deployment_or_a_commit() {
     let (first, first_id, second) = two_releases(&bed).await;
     let run = bed.step("rollback").arg("--to").arg(&first_id).run().await;
     run.assert_code(0);
-    assert_eq!(deployed_commit(&bed, run.output("deployment-id")).await, first);
+    assert_eq!(
+        deployed_commit(&bed, run.output("deployment-id")).await,
+        first
+    );
 
-    let run = bed.step("rollback").arg("--to-commit").arg(&second[..10]).run().await;
+    let run = bed
+        .step("rollback")
+        .arg("--to-commit")
+        .arg(&second[..10])
+        .run()
+        .await;
     run.assert_code(0);
-    assert_eq!(deployed_commit(&bed, run.output("deployment-id")).await, second);
+    assert_eq!(
+        deployed_commit(&bed, run.output("deployment-id")).await,
+        second
+    );
 
-    let run = bed.step("rollback").arg("--to-commit").arg("deadbeef00").run().await;
+    let run = bed
+        .step("rollback")
+        .arg("--to-commit")
+        .arg("deadbeef00")
+        .run()
+        .await;
     run.assert_code(2);
-    assert!(run.stderr.contains("no revision of shop was built from commit deadbeef00"), "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("no revision of shop was built from commit deadbeef00"),
+        "{}",
+        run.all()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,8 +104,9 @@ async fn stop_current_stops_the_active_deployment_and_follows_its_rollback() {
     let bed = Bed::start(Setup::default()).await;
     bed.step("deploy").run().await.assert_code(0);
     for host in &bed.hosts {
-        host.host()
-            .set_script(Script::all(Outcome::Succeed(HOOK_TIME)).on("ApplicationStart", Outcome::Hang));
+        host.host().set_script(
+            Script::all(Outcome::Succeed(HOOK_TIME)).on("ApplicationStart", Outcome::Hang),
+        );
     }
     bed.repo.write("app/settings.py", "HANGS = True\n");
     bed.repo.commit("hangs");
@@ -70,7 +114,8 @@ async fn stop_current_stops_the_active_deployment_and_follows_its_rollback() {
     started.assert_code(0);
     let hung = started.output("deployment-id").to_owned();
     for host in &bed.hosts {
-        host.host().set_script(Script::all(Outcome::Succeed(HOOK_TIME)));
+        host.host()
+            .set_script(Script::all(Outcome::Succeed(HOOK_TIME)));
     }
     let run = bed.step("rollback").arg("--stop-current").run().await;
     run.assert_code(0);
@@ -78,7 +123,11 @@ async fn stop_current_stops_the_active_deployment_and_follows_its_rollback() {
     let rollback = run.output("rolled-back-to");
     assert!(rollback.starts_with("d-"), "{}", run.all());
     assert_eq!(bed.status(rollback), "Succeeded");
-    assert!(run.stdout.contains(&format!("Stopping {hung}")), "{}", run.all());
+    assert!(
+        run.stdout.contains(&format!("Stopping {hung}")),
+        "{}",
+        run.all()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,7 +147,11 @@ async fn status_lists_the_groups_deployments_as_json() {
     assert_eq!(rows[0]["actor"], "octocat");
     let table = bed.step("status").run().await;
     table.assert_code(0);
-    assert!(table.stdout.contains(&first_id) && table.stdout.contains(&second[..12]), "{}", table.all());
+    assert!(
+        table.stdout.contains(&first_id) && table.stdout.contains(&second[..12]),
+        "{}",
+        table.all()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,7 +161,9 @@ async fn credentials_that_expire_during_a_long_wait_are_renewed() {
     })
     .await;
     // Every session the role gets lasts 4 s; the deployment takes longer.
-    bed.sandbox.sts().set_credential_lifetime(Duration::from_secs(4));
+    bed.sandbox
+        .sts()
+        .set_credential_lifetime(Duration::from_secs(4));
     let run = bed.step("deploy").run().await;
     run.assert_code(0);
     assert_eq!(run.output("status"), "Succeeded");
