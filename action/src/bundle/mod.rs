@@ -232,7 +232,11 @@ pub fn options_from(args: &crate::cli::BundleArgs, env: &crate::env::Env) -> Res
         format,
         exclude,
         level,
-        threads: 0,
+        // For benchmarks: the single-core figure beside the parallel one.
+        threads: env
+            .get("SLIPWAY_BUNDLE_THREADS")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0),
     })
 }
 
