@@ -141,3 +141,30 @@ async fn nothing_is_uploaded_or_created_for_an_invalid_appspec_or_bad_names() {
     assert!(bed.objects().await.is_empty());
     assert_eq!(bed.deployment_count().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shallow_clone_that_cannot_decide_ordering_says_how_to_fetch() {
+    let bed = Bed::start(Setup::default()).await;
+    bed.step("deploy").run().await.assert_code(0);
+    bed.repo.write("app/new.py", "x = 3\n");
+    bed.repo.commit("newer");
+    let clone = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", bed.repo.path().display());
+    let status = std::process::Command::new("git")
+        .args(["clone", "-q", "--depth", "1", &url])
+        .arg(clone.path().join("shop"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = bed
+        .step("deploy")
+        .arg("--repository")
+        .arg(clone.path().join("shop").to_str().unwrap())
+        .run()
+        .await;
+    run.assert_code(2);
+    for needed in ["which is shallow", "fetch-depth: 0", "--allow-older"] {
+        assert!(run.stderr.contains(needed), "{needed}: {}", run.all());
+    }
+    assert_eq!(bed.deployment_count().await, 1);
+}
