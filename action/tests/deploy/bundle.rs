@@ -203,3 +203,54 @@ fn a_bad_ref_and_an_empty_repository_are_named() {
     assert!(!run.ok);
     assert!(run.stderr.contains("has no commits"), "{}", run.stderr);
 }
+
+#[test]
+fn submodules_come_from_their_recorded_commit_or_are_refused_by_name() {
+    let lib = Repo::empty();
+    lib.write("vendored.py", "VENDORED = 1\n");
+    lib.commit("lib");
+    let repo = Repo::shop();
+    let url = format!("file://{}", lib.path().display());
+    repo.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        &url,
+        "lib",
+    ]);
+    repo.commit("add lib");
+    let out = tempfile::tempdir().unwrap();
+    let run = bundle(&repo, out.path(), "022", "UTC", &[]);
+    assert!(run.ok, "{}", run.stderr);
+    let entries = listing(&run.field("bundle"));
+    assert!(
+        entries.iter().any(|e| e.0 == "lib/vendored.py"),
+        "{entries:?}"
+    );
+
+    // A clone without --recurse-submodules has no checkout of lib.
+    let clone = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", repo.path().display());
+    let status = Command::new("git")
+        .args(["clone", "-q", &url])
+        .arg(clone.path().join("shop"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = bundle(
+        &repo,
+        out.path(),
+        "022",
+        "UTC",
+        &["--repository", clone.path().join("shop").to_str().unwrap()],
+    );
+    assert!(!run.ok);
+    assert!(run.stderr.contains("submodule lib"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("git submodule update --init"),
+        "{}",
+        run.stderr
+    );
+}
