@@ -1,7 +1,7 @@
 //! `.gitattributes` `export-ignore`, read from the commit's own tree (not
 //! the work tree), as `git archive` reads it.
 
-use globset::{Glob, GlobMatcher};
+use globset::{GlobBuilder, GlobMatcher};
 
 /// The `export-ignore` rules of one `.gitattributes` file.
 #[derive(Debug, Clone)]
@@ -44,7 +44,11 @@ impl Rules {
             // Like git, a directory's pattern may be written `dir/`.
             let trimmed = pattern.trim_end_matches('/');
             let anchored = trimmed.contains('/');
-            let Ok(glob) = Glob::new(trimmed.trim_start_matches('/')) else {
+            // As in git, `*` stops at a slash and `**` crosses them.
+            let Ok(glob) = GlobBuilder::new(trimmed.trim_start_matches('/'))
+                .literal_separator(true)
+                .build()
+            else {
                 continue;
             };
             let matcher = glob.compile_matcher();

@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobSetBuilder};
+use globset::{GlobBuilder, GlobSetBuilder};
 use sha2::{Digest, Sha256};
 use slipway_shared::bundle::BundleType;
 use slipway_shared::problem::Report;
@@ -97,10 +97,14 @@ pub fn build(options: &Options, out_dir: &Path) -> Result<Bundle> {
     let commit = tree::resolve(&repo, &options.repo, options.reference.as_deref())?;
     let mut globs = GlobSetBuilder::new();
     for pattern in &options.exclude {
-        let glob = Glob::new(pattern).map_err(|e| DeployError::Exclude {
-            pattern: pattern.clone(),
-            reason: e.kind().to_string(),
-        })?;
+        // As in git, `*` stops at a slash and `**` crosses them.
+        let glob = GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| DeployError::Exclude {
+                pattern: pattern.clone(),
+                reason: e.kind().to_string(),
+            })?;
         globs.add(glob);
     }
     let globs = globs.build().map_err(|e| DeployError::Exclude {
