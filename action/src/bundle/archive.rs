@@ -123,21 +123,62 @@ pub fn zip<W: Write + Seek>(
     writer.finish().map_err(zip_error)
 }
 
-/// Lays the tree out under `dir` for the appspec check: directories and
-/// links as they are, files empty but with their modes, except the appspec
-/// candidates, which get their content. The check reads only names, modes
-/// and the appspec, so this costs no blob reads.
+/// Lays the tree out under `dir` for the appspec check, as cheaply as the
+/// check allows: every directory and link, the appspec candidates with
+/// their content, and empty files with their modes for the hook scripts
+/// the appspecs name. Only when an appspec maps two or more `files`
+/// sources (whose destinations may collide) are the files under those
+/// sources laid out too. Creating 20,000 empty files costs seconds on an
+/// overlay file system; the check reads only names, modes and the appspec.
 pub fn skeleton(dir: &std::path::Path, entries: &[Entry], repos: &[Repository]) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let io = |source| DeployError::WriteBundle { source };
+    let is_appspec = |path: &str| {
+        let depth = path.matches('/').count();
+        let name = path.rsplit('/').next().unwrap_or(path);
+        depth <= 1 && slipway_shared::appspec::APPSPEC_NAMES.contains(&name)
+    };
+    // Paths the appspecs name, and prefixes whose files are all needed.
+    let mut needed: Vec<String> = Vec::new();
+    let mut subtrees: Vec<String> = Vec::new();
+    for entry in entries.iter().filter(|e| is_appspec(&e.path)) {
+        let Some(blob) = read_blob(repos, entry)? else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(blob.content());
+        let base = entry.path.rsplit_once('/').map_or("", |(d, _)| d);
+        let join = |location: &str| {
+            let location = location.trim_start_matches('/').trim_end_matches('/');
+            match (base, location) {
+                ("", l) => l.to_owned(),
+                (b, "") => b.to_owned(),
+                (b, l) => format!("{b}/{l}"),
+            }
+        };
+        let parsed = slipway_shared::appspec::parse(std::path::Path::new(&entry.path), &text);
+        let Some(spec) = parsed.appspec else { continue };
+        for event in &spec.hooks {
+            needed.extend(event.scripts.iter().map(|h| join(&h.location)));
+        }
+        needed.extend(spec.files.iter().map(|f| join(&f.source)));
+        if spec.files.len() > 1 {
+            subtrees.extend(spec.files.iter().map(|f| join(&f.source)));
+        }
+    }
+    let wanted = |path: &str| {
+        is_appspec(path)
+            || needed.iter().any(|n| n == path)
+            || subtrees
+                .iter()
+                .any(|t| t.is_empty() || path.starts_with(&format!("{t}/")))
+    };
     for entry in entries {
         let path = dir.join(&entry.path);
         match &entry.kind {
             Kind::Dir => std::fs::create_dir_all(&path).map_err(io)?,
             Kind::Symlink(target) => std::os::unix::fs::symlink(target, &path).map_err(io)?,
-            Kind::File { executable, .. } => {
-                let name = entry.path.rsplit('/').next().unwrap_or(&entry.path);
-                let content: Vec<u8> = if slipway_shared::appspec::APPSPEC_NAMES.contains(&name) {
+            Kind::File { executable, .. } if wanted(&entry.path) => {
+                let content: Vec<u8> = if is_appspec(&entry.path) {
                     read_blob(repos, entry)?
                         .map(|b| b.content().to_vec())
                         .unwrap_or_default()
@@ -149,6 +190,7 @@ pub fn skeleton(dir: &std::path::Path, entries: &[Entry], repos: &[Repository]) 
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
                     .map_err(io)?;
             }
+            Kind::File { .. } => {}
         }
     }
     Ok(())
