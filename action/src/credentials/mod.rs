@@ -70,13 +70,28 @@ pub struct Issued {
 /// Runs `slipway credentials`, within `action-timeout-s` if given.
 pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued> {
     let request = Request::from_inputs(args, cx.env)?;
+    within_timeout(&request, issue(&request, cx)).await
+}
+
+/// The session of the deploy commands: the role assumed as `slipway
+/// credentials` assumes it (masks, a refusal's diagnosis, role chaining,
+/// proxy, allowed accounts), with nothing exported to later steps.
+pub async fn session(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued> {
+    let request = Request::from_inputs(args, cx.env)?;
+    within_timeout(&request, assume_checked(&request, cx)).await
+}
+
+async fn within_timeout(
+    request: &Request,
+    work: impl std::future::Future<Output = Result<Issued>>,
+) -> Result<Issued> {
     match request.timeout {
-        Some(limit) => tokio::time::timeout(limit, issue(&request, cx))
+        Some(limit) => tokio::time::timeout(limit, work)
             .await
             .map_err(|_| Error::Timeout {
                 seconds: limit.as_secs(),
             })?,
-        None => issue(&request, cx).await,
+        None => work.await,
     }
 }
 
@@ -93,6 +108,48 @@ pub fn cleanup(env: &Env, out: &mut dyn Write) -> Result<()> {
 }
 
 async fn issue(request: &Request, cx: &mut Context<'_>) -> Result<Issued> {
+    let issued = assume_checked(request, cx).await?;
+    let actions = cx.env.is_actions();
+    let Issued {
+        assumed, identity, ..
+    } = &issued;
+    if let Some(name) = &request.aws_profile {
+        profile::write(
+            cx.env,
+            name,
+            &assumed.credentials,
+            &request.region,
+            request.overwrite_aws_profile,
+        )?;
+    }
+    if actions {
+        export::to_runner(cx.env, request, assumed, identity)?;
+    } else {
+        export::to_shell(cx.out, request, assumed)?;
+    }
+    let expiration = export::timestamp(assumed.expiration);
+    writeln!(
+        cx.err,
+        "slipway: assumed {} until {expiration}",
+        identity.arn
+    )
+    .map_err(Error::Output)?;
+    if actions {
+        summary::append(
+            cx.env,
+            &format!(
+                "### slipway credentials\n\nAssumed {} as {} until {expiration}.\n",
+                code(&request.role.arn),
+                code(&identity.arn)
+            ),
+        )?;
+    }
+    Ok(issued)
+}
+
+/// Assumes the role and checks whose it is: everything of `slipway
+/// credentials` but handing the keys on.
+async fn assume_checked(request: &Request, cx: &mut Context<'_>) -> Result<Issued> {
     let actions = cx.env.is_actions();
     if actions && request.unset_current_credentials {
         export::unset(cx.env)?;
@@ -180,37 +237,6 @@ async fn issue(request: &Request, cx: &mut Context<'_>) -> Result<Issued> {
             account: identity.account.clone(),
             allowed: request.allowed_account_ids.join(","),
         });
-    }
-    if let Some(name) = &request.aws_profile {
-        profile::write(
-            cx.env,
-            name,
-            &assumed.credentials,
-            &request.region,
-            request.overwrite_aws_profile,
-        )?;
-    }
-    if actions {
-        export::to_runner(cx.env, request, &assumed, &identity)?;
-    } else {
-        export::to_shell(cx.out, request, &assumed)?;
-    }
-    let expiration = export::timestamp(assumed.expiration);
-    writeln!(
-        cx.err,
-        "slipway: assumed {} until {expiration}",
-        identity.arn
-    )
-    .map_err(Error::Output)?;
-    if actions {
-        summary::append(
-            cx.env,
-            &format!(
-                "### slipway credentials\n\nAssumed {} as {} until {expiration}.\n",
-                code(&request.role.arn),
-                code(&identity.arn)
-            ),
-        )?;
     }
     Ok(Issued {
         assumed,

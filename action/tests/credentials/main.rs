@@ -26,5 +26,7 @@ mod inputs;
 mod provider;
 mod refusals;
 mod retries;
+#[path = "../common/runner_files.rs"]
+mod runner_files;
 mod secrets;
 mod util;
