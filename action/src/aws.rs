@@ -38,7 +38,10 @@ pub async fn clients(args: &CredentialsArgs, env: &Env, http: reqwest::Client) -
         .is_some()
     {
         let region = Request::from_inputs(args, env)?.region;
-        let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+        // Masks go to stderr, which the runner scans for workflow commands
+        // as it scans stdout, so that stdout stays the command's own
+        // (`status --json` is read by scripts).
+        let (mut out, mut err) = (std::io::stderr(), std::io::stderr());
         let mut cx = credentials::Context {
             env,
             http,

@@ -221,6 +221,9 @@ fn boolean_inputs() -> BTreeSet<String> {
         .collect()
 }
 
+/// Booleans whose absence means "as the deployment group says": no default.
+const TRI_STATE: &[&str] = &["auto-rollback"];
+
 #[test]
 fn boolean_defaults_are_toolkit_booleans() {
     let action = action();
@@ -231,6 +234,13 @@ fn boolean_defaults_are_toolkit_booleans() {
     );
     for name in &booleans {
         let input = &action["inputs"][name];
+        if TRI_STATE.contains(&name.as_str()) {
+            assert!(
+                input.get("default").is_none(),
+                "{name}: unset must stay unset"
+            );
+            continue;
+        }
         let default = input["default"]
             .as_str()
             .unwrap_or_else(|| panic!("boolean input {name} has a quoted default: {input}"));

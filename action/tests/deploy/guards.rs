@@ -23,7 +23,7 @@ async fn a_deploy_waits_behind_an_active_one_or_fails_when_told() {
         .arg("fail")
         .run()
         .await;
-    refused.assert_code(2);
+    refused.assert_code(3);
     assert!(
         refused
             .stderr
@@ -53,7 +53,7 @@ async fn an_older_commit_is_refused_unless_allowed() {
     bed.step("deploy").run().await.assert_code(0);
 
     let refused = bed.step("deploy").arg("--ref").arg(&first).run().await;
-    refused.assert_code(2);
+    refused.assert_code(3);
     assert!(
         refused.stderr.contains("is an ancestor of"),
         "{}",
@@ -85,7 +85,7 @@ async fn nothing_is_uploaded_or_created_for_an_invalid_appspec_or_bad_names() {
     );
     bed.repo.commit("broken appspec");
     let run = bed.step("deploy").run().await;
-    run.assert_code(2);
+    run.assert_code(3);
     assert!(
         run.stdout.contains("::error file=appspec.yml"),
         "{}",
@@ -102,7 +102,7 @@ async fn nothing_is_uploaded_or_created_for_an_invalid_appspec_or_bad_names() {
         .set("INPUT_APPLICATION", "nope")
         .run()
         .await;
-    run.assert_code(2);
+    run.assert_code(3);
     assert!(
         run.stderr.contains("application `nope` does not exist"),
         "{}",
@@ -113,7 +113,7 @@ async fn nothing_is_uploaded_or_created_for_an_invalid_appspec_or_bad_names() {
         .set("INPUT_DEPLOYMENT-GROUP", "nope")
         .run()
         .await;
-    run.assert_code(2);
+    run.assert_code(3);
     assert!(
         run.stderr.contains("has no deployment group `nope`"),
         "{}",
@@ -124,7 +124,7 @@ async fn nothing_is_uploaded_or_created_for_an_invalid_appspec_or_bad_names() {
         .set("INPUT_S3-BUCKET", "no-such-bucket")
         .run()
         .await;
-    run.assert_code(2);
+    run.assert_code(3);
     assert!(
         run.stderr
             .contains("S3 bucket no-such-bucket: does not exist"),
@@ -132,7 +132,7 @@ async fn nothing_is_uploaded_or_created_for_an_invalid_appspec_or_bad_names() {
         run.all()
     );
     let run = bed.step("deploy").arg("--ref").arg("v9.9.9").run().await;
-    run.assert_code(2);
+    run.assert_code(3);
     assert!(
         run.stderr.contains("`v9.9.9` names no commit"),
         "{}",
@@ -162,7 +162,7 @@ async fn a_shallow_clone_that_cannot_decide_ordering_says_how_to_fetch() {
         .arg(clone.path().join("shop").to_str().unwrap())
         .run()
         .await;
-    run.assert_code(2);
+    run.assert_code(3);
     for needed in ["which is shallow", "fetch-depth: 0", "--allow-older"] {
         assert!(run.stderr.contains(needed), "{needed}: {}", run.all());
     }

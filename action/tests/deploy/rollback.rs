@@ -90,7 +90,7 @@ async fn rollback_to_a_deployment_or_a_commit() {
         .arg("deadbeef00")
         .run()
         .await;
-    run.assert_code(2);
+    run.assert_code(3);
     assert!(
         run.stderr
             .contains("no revision of shop was built from commit deadbeef00"),
