@@ -127,6 +127,15 @@ fn setfacl(acl: &[String], file: &Path) -> Result<()> {
         format!("g::{}", rwx(mode >> 3)),
         format!("o::{}", rwx(mode)),
     ];
+    // The mask is a base entry too once named entries exist: filled from
+    // the group bits it keeps the mode chmod just set.
+    let named = acl
+        .iter()
+        .any(|e| !e.starts_with("d:") && e.split(':').nth(1).is_some_and(|n| !n.is_empty()));
+    let has_mask = acl.iter().any(|e| e.starts_with("m:"));
+    if named && !has_mask {
+        entries.push(format!("m::{}", rwx(mode >> 3)));
+    }
     entries.extend(acl.iter().cloned());
     let output = Command::new("setfacl")
         .arg("--set")
