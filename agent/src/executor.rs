@@ -136,20 +136,19 @@ impl Executor {
             .unwrap_or(&spec.appspec_filename)
             .to_owned();
         let parsed = read_appspec(&archive, &name)?;
-        if let Some(allowed) = &spec.all_possible_events {
-            if let Some(h) = parsed
+        if let Some(allowed) = &spec.all_possible_events
+            && let Some(h) = parsed
                 .hooks
                 .iter()
                 .find(|h| !allowed.iter().any(|a| a == h.event.name()))
-            {
-                return Err(Error::AppSpec {
-                    path: archive.join(&name),
-                    reason: format!(
-                        "line {}: {} is not a lifecycle event of this deployment",
-                        h.pos.line, h.event
-                    ),
-                });
-            }
+        {
+            return Err(Error::AppSpec {
+                path: archive.join(&name),
+                reason: format!(
+                    "line {}: {} is not a lifecycle event of this deployment",
+                    h.pos.line, h.event
+                ),
+            });
         }
         let layout = self.layout.clone();
         let group = spec.deployment_group_id.clone();

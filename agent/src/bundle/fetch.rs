@@ -91,10 +91,10 @@ async fn download(
         .send()
         .await
         .map_err(|e| failed(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
-    if let (Some(wanted), Some(got)) = (version, response.version_id()) {
-        if wanted != got {
-            return Err(failed(format!("S3 returned version {got}, not {wanted}")));
-        }
+    if let (Some(wanted), Some(got)) = (version, response.version_id())
+        && wanted != got
+    {
+        return Err(failed(format!("S3 returned version {got}, not {wanted}")));
     }
     if let Some(wanted) = etag {
         let got = response.e_tag().unwrap_or_default().trim_matches('"');

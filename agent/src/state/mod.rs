@@ -5,7 +5,7 @@
 //! - [`layout`]: the paths of the root.
 //! - [`pointers`]: the most-recent and last-successful install pointers.
 //! - [`revisions`]: `max_revisions` cleanup.
-//! - [`deployments_log`]: `deployment-logs/codedeploy-agent-deployments.log`.
+//! - [`deployments_log`]: the root's deployments log.
 
 pub mod deployments_log;
 pub mod layout;

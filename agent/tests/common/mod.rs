@@ -170,11 +170,7 @@ impl Revision {
 
     /// Packs the revision as `kind` (tar, tgz, zip) beside it; returns the archive path.
     pub fn pack(&self, kind: &str) -> String {
-        let ext = match kind {
-            "tgz" => "tgz",
-            other => other,
-        };
-        let out = self.dir.with_extension(ext);
+        let out = self.dir.with_extension(kind);
         let file = std::fs::File::create(&out).unwrap();
         match kind {
             "tar" => {
