@@ -249,3 +249,39 @@ fn max_revisions_removes_old_revisions_but_keeps_the_last_successful_one() {
         "the current revision is kept"
     );
 }
+
+#[test]
+fn the_deployment_root_comes_from_the_config_file_when_no_root_is_given() {
+    let host = Host::new();
+    let root = host.path().join("from-config");
+    let config = host.path().join("codedeployagent.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "---\n:log_aws_wire: false\n:root_dir: '{}'\n:max_revisions: 5\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let rev = site(&host, "v1", &[("a.txt", "1")], "");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_slipway-agent"))
+        .args([
+            "local",
+            "--bundle",
+            &rev,
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        root.join("deployment-instructions/default-local-deployment-group_last_successful_install")
+            .is_file()
+    );
+    assert!(!host.root().exists());
+}
