@@ -210,3 +210,29 @@ async fn an_s3_bundle_deploys_the_named_version_and_a_wrong_etag_is_refused() {
         run.stdout
     );
 }
+
+#[test]
+fn a_tar_entrys_owner_is_kept_through_install_as_tar_p_does_for_root() {
+    let host = Host::new();
+    let path = host.path().join("owned.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    let spec = appspec(&[("owned.txt", host.dest().to_str().unwrap())], "");
+    for (name, data, uid) in [
+        ("appspec.yml", spec.as_bytes(), 0),
+        ("owned.txt", &b"x"[..], 65534),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(uid);
+        h.set_gid(uid);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    b.finish().unwrap();
+    host.local(&["--bundle", path.to_str().unwrap()])
+        .assert_ok();
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(host.dest().join("owned.txt")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+}

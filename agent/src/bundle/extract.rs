@@ -112,7 +112,11 @@ fn read_tar(sink: &mut Sink, reader: impl Read) -> Result<()> {
             tar::EntryType::Fifo => Kind::Other("a fifo"),
             _ => Kind::Other("an unsupported entry type"),
         };
+        let owner = (header.uid(), header.gid());
         sink.entry(&name, kind, mode, mtime, &mut entry)?;
+        if let (Ok(uid), Ok(gid)) = owner {
+            sink.restore_owner(&name, uid, gid, mode)?;
+        }
     }
     Ok(())
 }
@@ -461,6 +465,33 @@ impl Sink {
             Kind::Other(what) => {
                 return Err(self.refuse(name, format!("{what} is not allowed in a bundle")));
             }
+        }
+        Ok(())
+    }
+
+    /// Gives an entry the owner the archive recorded, as `tar -p` does when
+    /// run as root (and only then: others cannot give files away).
+    fn restore_owner(&self, name: &str, uid: u64, gid: u64, mode: u32) -> Result<()> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Ok(());
+        }
+        let Ok(rel) = confine(name) else {
+            return Ok(());
+        };
+        if rel.as_os_str().is_empty() {
+            return Ok(());
+        }
+        let path = self.root.join(rel);
+        let (Ok(uid), Ok(gid)) = (u32::try_from(uid), u32::try_from(gid)) else {
+            return Ok(());
+        };
+        std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
+            .map_err(Error::io("chown", &path))?;
+        // chown clears setuid and setgid; put them back.
+        if mode & 0o6000 != 0 && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o7777))
+                .map_err(Error::io("chmod", &path))?;
         }
         Ok(())
     }
