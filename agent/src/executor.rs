@@ -341,3 +341,64 @@ fn read_appspec(archive: &Path, name: &str) -> Result<AppSpec> {
     }
     Ok(spec)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::spec::Revision;
+    use LifecycleEvent::*;
+
+    fn spec(creator: &str, blue_green: bool) -> DeploymentSpec {
+        DeploymentSpec {
+            deployment_id: "d-NEW".into(),
+            deployment_group_id: "g".into(),
+            deployment_group_name: "web".into(),
+            application_name: "app".into(),
+            creator: creator.into(),
+            blue_green,
+            appspec_filename: "appspec.yml".into(),
+            file_exists_behavior: appspec::FileExistsBehavior::Disallow,
+            revision: Revision::LocalDirectory {
+                path: "/nonexistent".into(),
+            },
+            all_possible_events: None,
+        }
+    }
+
+    #[test]
+    fn hooks_run_from_the_official_revision_for_each_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            root_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        let executor = Executor::new(Host {
+            config,
+            s3: None,
+            clock: Arc::new(SystemClock),
+            env: Vec::new(),
+        });
+        let layout = executor.layout().clone();
+        let (last, recent, current) = (
+            layout.deployment_dir("g", "d-LAST"),
+            layout.deployment_dir("g", "d-RECENT"),
+            layout.deployment_dir("g", "d-NEW"),
+        );
+        std::fs::create_dir_all(current.archive()).unwrap();
+        pointers::write(&layout, "g", Pointer::LastSuccessful, &last).unwrap();
+        pointers::write(&layout, "g", Pointer::MostRecent, &recent).unwrap();
+        let pick = |s: &DeploymentSpec, e| executor.hook_revision(s, e, &current).unwrap().unwrap();
+
+        let in_place = spec("user", false);
+        assert_eq!(pick(&in_place, ApplicationStop), last);
+        assert_eq!(pick(&in_place, BeforeBlockTraffic), last);
+        assert_eq!(pick(&in_place, BeforeInstall), current);
+        assert_eq!(pick(&in_place, AfterAllowTraffic), current);
+
+        let rollback = spec("codeDeployRollback", true);
+        assert_eq!(pick(&rollback, BeforeBlockTraffic), recent);
+        assert_eq!(pick(&rollback, AfterAllowTraffic), last);
+        assert_eq!(pick(&rollback, ApplicationStop), last);
+    }
+}
