@@ -112,11 +112,11 @@ fn read_tar(sink: &mut Sink, reader: impl Read) -> Result<()> {
             tar::EntryType::Fifo => Kind::Other("a fifo"),
             _ => Kind::Other("an unsupported entry type"),
         };
-        let owner = (header.uid(), header.gid());
-        sink.entry(&name, kind, mode, mtime, &mut entry)?;
-        if let (Ok(uid), Ok(gid)) = owner {
-            sink.restore_owner(&name, uid, gid, mode)?;
-        }
+        let owner = match (header.uid(), header.gid()) {
+            (Ok(uid), Ok(gid)) => u32::try_from(uid).ok().zip(u32::try_from(gid).ok()),
+            _ => None,
+        };
+        sink.entry(&name, kind, mode, mtime, owner, &mut entry)?;
     }
     Ok(())
 }
@@ -239,6 +239,7 @@ fn read_zip(sink: &mut Sink, bundle: &Path) -> Result<()> {
             kind,
             mode.unwrap_or(default) & 0o7777,
             mtime,
+            None,
             &mut entry,
         )?;
     }
@@ -271,7 +272,7 @@ fn read_dir(sink: &mut Sink, root: &Path) -> Result<()> {
             let name = rel.to_string_lossy().into_owned();
             let ft = meta.file_type();
             if ft.is_dir() {
-                sink.entry(&name, Kind::Dir, mode, Some(mtime), &mut io::empty())?;
+                sink.entry(&name, Kind::Dir, mode, Some(mtime), None, &mut io::empty())?;
                 stack.push(rel);
             } else if ft.is_symlink() {
                 let target = std::fs::read_link(&path).map_err(Error::io("read", &path))?;
@@ -280,16 +281,25 @@ fn read_dir(sink: &mut Sink, root: &Path) -> Result<()> {
                     Kind::Symlink(target),
                     mode,
                     Some(mtime),
+                    None,
                     &mut io::empty(),
                 )?;
             } else if ft.is_file() {
                 let mut file = File::open(&path).map_err(Error::io("open", &path))?;
-                sink.entry(&name, Kind::File(meta.len()), mode, Some(mtime), &mut file)?;
+                sink.entry(
+                    &name,
+                    Kind::File(meta.len()),
+                    mode,
+                    Some(mtime),
+                    None,
+                    &mut file,
+                )?;
             } else {
                 sink.entry(
                     &name,
                     Kind::Other("a device, fifo or socket"),
                     mode,
+                    None,
                     None,
                     &mut io::empty(),
                 )?;
@@ -310,7 +320,12 @@ struct Sink {
     symlinks: HashSet<PathBuf>,
     /// Directories' modes and mtimes, applied last so a read-only directory
     /// does not stop its own entries being written.
-    dirs: Vec<(PathBuf, u32, Option<i64>)>,
+    dirs: Vec<(PathBuf, u32, Option<i64>, Option<(u32, u32)>)>,
+    /// Directories known to exist, relative: most entries share a parent,
+    /// and asking the file system again for each costs as much as the write.
+    known_dirs: HashSet<PathBuf>,
+    /// Whether the agent runs as root, so the archive's owners are kept.
+    as_root: bool,
     buf: Vec<u8>,
 }
 
@@ -324,6 +339,9 @@ impl Sink {
             done: Extracted::default(),
             symlinks: HashSet::new(),
             dirs: Vec::new(),
+            known_dirs: HashSet::new(),
+            // SAFETY: geteuid has no preconditions.
+            as_root: unsafe { libc::geteuid() } == 0,
             buf: vec![0; CHUNK],
         }
     }
@@ -350,8 +368,12 @@ impl Sink {
         kind: Kind,
         mode: u32,
         mtime: Option<i64>,
+        owner: Option<(u32, u32)>,
         data: &mut dyn Read,
     ) -> Result<()> {
+        // The archive's owner is restored as `tar -p` does when run as root
+        // (and only then: others cannot give files away).
+        let owner = owner.filter(|_| self.as_root);
         self.done.entries += 1;
         if self.done.entries > self.limits.max_entries {
             return Err(self.limit(
@@ -365,8 +387,12 @@ impl Sink {
         }
         self.check_ancestors(name, &rel)?;
         let path = self.root.join(&rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(Error::io("create", parent))?;
+        if let Some(parent) = rel.parent()
+            && !self.known_dirs.contains(parent)
+        {
+            let dir = self.root.join(parent);
+            std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
+            self.known_dirs.insert(parent.to_owned());
         }
         match kind {
             Kind::Dir => {
@@ -378,18 +404,27 @@ impl Sink {
                     }
                     Err(_) => std::fs::create_dir(&path).map_err(Error::io("create", &path))?,
                 }
-                self.dirs.push((path, mode, mtime));
+                self.dirs.push((path, mode, mtime, owner));
+                self.known_dirs.insert(rel);
             }
             Kind::File(size) => {
                 self.grow(name, size)?;
-                self.remove_existing(&rel, &path)?;
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&path)
-                    .map_err(Error::io("create", &path))?;
+                let create = || {
+                    OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .custom_flags(libc::O_NOFOLLOW)
+                        .open(&path)
+                };
+                let mut file = match create() {
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        self.remove_existing(&rel, &path)?;
+                        create()
+                    }
+                    other => other,
+                }
+                .map_err(Error::io("create", &path))?;
                 let mut written = 0u64;
                 loop {
                     let n = match data.read(&mut self.buf) {
@@ -406,6 +441,11 @@ impl Sink {
                     file.write_all(&self.buf[..n])
                         .map_err(Error::io("write", &path))?;
                 }
+                if let Some((uid, gid)) = owner {
+                    std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
+                        .map_err(Error::io("chown", &path))?;
+                }
+                // After the chown, which would clear setuid and setgid.
                 file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
                     .map_err(Error::io("chmod", &path))?;
                 if let Some(t) = mtime {
@@ -440,6 +480,10 @@ impl Sink {
                         FileTime::from_unix_time(t, 0),
                     );
                 }
+                if let Some((uid, gid)) = owner {
+                    std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
+                        .map_err(Error::io("chown", &path))?;
+                }
                 self.symlinks.insert(rel);
             }
             Kind::Hardlink(target) => {
@@ -465,33 +509,6 @@ impl Sink {
             Kind::Other(what) => {
                 return Err(self.refuse(name, format!("{what} is not allowed in a bundle")));
             }
-        }
-        Ok(())
-    }
-
-    /// Gives an entry the owner the archive recorded, as `tar -p` does when
-    /// run as root (and only then: others cannot give files away).
-    fn restore_owner(&self, name: &str, uid: u64, gid: u64, mode: u32) -> Result<()> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            return Ok(());
-        }
-        let Ok(rel) = confine(name) else {
-            return Ok(());
-        };
-        if rel.as_os_str().is_empty() {
-            return Ok(());
-        }
-        let path = self.root.join(rel);
-        let (Ok(uid), Ok(gid)) = (u32::try_from(uid), u32::try_from(gid)) else {
-            return Ok(());
-        };
-        std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
-            .map_err(Error::io("chown", &path))?;
-        // chown clears setuid and setgid; put them back.
-        if mode & 0o6000 != 0 && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o7777))
-                .map_err(Error::io("chmod", &path))?;
         }
         Ok(())
     }
@@ -526,6 +543,7 @@ impl Sink {
             Err(_) => return Ok(()),
         }
         self.symlinks.remove(rel);
+        self.known_dirs.retain(|d| !d.starts_with(rel));
         Ok(())
     }
 
@@ -557,10 +575,19 @@ impl Sink {
     fn finish(mut self) -> Result<Extracted> {
         // Deepest first, so a parent's mtime is set after its children.
         self.dirs
-            .sort_by_key(|(p, _, _)| std::cmp::Reverse(p.components().count()));
-        for (path, mode, mtime) in &self.dirs {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777 | 0o700))
-                .map_err(Error::io("chmod", path))?;
+            .sort_by_key(|(p, ..)| std::cmp::Reverse(p.components().count()));
+        for (path, mode, mtime, owner) in &self.dirs {
+            if let Some((uid, gid)) = owner {
+                std::os::unix::fs::lchown(path, Some(*uid), Some(*gid))
+                    .map_err(Error::io("chown", path))?;
+            }
+            // The owner keeps rwx so that max_revisions can remove the
+            // revision later even when the agent does not run as root.
+            std::fs::set_permissions(
+                path,
+                std::fs::Permissions::from_mode((mode & 0o7777) | 0o700),
+            )
+            .map_err(Error::io("chmod", path))?;
             if let Some(t) = mtime {
                 let _ = filetime::set_file_mtime(path, FileTime::from_unix_time(*t, 0));
             }
