@@ -98,13 +98,45 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The official `<group>-install.json` text.
-    pub fn to_json(&self) -> String {
-        let list: Vec<Value> = self
-            .instructions
-            .iter()
-            .map(Instruction::to_value)
-            .collect();
-        json!({ "instructions": list }).to_string()
+    /// Writes the official `<group>-install.json` text to `out`, one
+    /// instruction at a time: a plan of 20,000 files never exists as one
+    /// JSON tree in memory.
+    pub fn write_json(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        out.write_all(br#"{"instructions":["#)?;
+        for (i, instruction) in self.instructions.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, &instruction.to_value())?;
+        }
+        out.write_all(b"]}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_is_the_official_shape() {
+        let plan = Plan {
+            instructions: vec![
+                Instruction::Mkdir {
+                    directory: "/srv/app".into(),
+                },
+                Instruction::Copy {
+                    source: "/a/x".into(),
+                    destination: "/srv/app/x".into(),
+                },
+            ],
+        };
+        let mut out = Vec::new();
+        plan.write_json(&mut out).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v["instructions"][0],
+            json!({"type": "mkdir", "directory": "/srv/app"})
+        );
+        assert_eq!(v["instructions"][1]["destination"], "/srv/app/x");
     }
 }

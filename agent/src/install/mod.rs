@@ -38,6 +38,10 @@ pub fn install(
     let behavior = appspec.file_exists_behavior.unwrap_or(deployment_behavior);
     let plan = plan::plan(archive_dir, appspec, behavior)?;
     let json = layout.install_file(group_id);
-    std::fs::write(&json, plan.to_json()).map_err(Error::io("write", &json))?;
+    let file = std::fs::File::create(&json).map_err(Error::io("create", &json))?;
+    let mut writer = std::io::BufWriter::new(file);
+    plan.write_json(&mut writer)
+        .and_then(|()| std::io::Write::flush(&mut writer))
+        .map_err(Error::io("write", &json))?;
     apply::apply(&plan, &cleanup_file)
 }
