@@ -309,6 +309,9 @@ fn read_dir(sink: &mut Sink, root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A uid and gid from the archive.
+type Owner = (u32, u32);
+
 /// The one writer of an extraction.
 struct Sink {
     archive: PathBuf,
@@ -320,7 +323,7 @@ struct Sink {
     symlinks: HashSet<PathBuf>,
     /// Directories' modes and mtimes, applied last so a read-only directory
     /// does not stop its own entries being written.
-    dirs: Vec<(PathBuf, u32, Option<i64>, Option<(u32, u32)>)>,
+    dirs: Vec<(PathBuf, u32, Option<i64>, Option<Owner>)>,
     /// Directories known to exist, relative: most entries share a parent,
     /// and asking the file system again for each costs as much as the write.
     known_dirs: HashSet<PathBuf>,
