@@ -1,8 +1,35 @@
-//! The Slipway host agent: it will speak CodeDeploy's host command protocol,
-//! unpack bundles and run the appspec's lifecycle hooks.
+//! The Slipway host agent: everything it does on a host once it knows what
+//! to deploy — fetch and safely unpack the bundle, install the files with the
+//! official agent's semantics, run the appspec's lifecycle hooks, and keep
+//! the official deployment root so either agent can take over from the other.
 //!
 //! # Layout
-//! - [`VERSION`]: the version the agent reports to CodeDeploy.
+//! - [`executor`]: one lifecycle event of one deployment (the entry point).
+//! - [`local`]: `slipway-agent local`, a deployment without CodeDeploy.
+//! - [`spec`]: what a deployment asks of the host.
+//! - [`bundle`]: fetching and unpacking the revision.
+//! - [`install`]: the Install event: files, permissions, cleanup.
+//! - [`hooks`]: running appspec scripts.
+//! - [`state`]: the deployment root's layout, pointers and logs.
+//! - [`config`]: the official `codedeployagent.yml`.
+//! - [`clock`]: the injected clock and the logs' timestamp formats.
+//! - [`error`]: the library's errors.
+
+#![deny(missing_docs)]
+
+pub mod bundle;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod executor;
+pub mod hooks;
+pub mod install;
+pub mod local;
+pub mod spec;
+pub mod state;
+
+pub use error::{Error, Result};
+pub use executor::{Executor, Host};
 
 /// The agent version sent as `x-amz-codedeploy-agent-version`.
 pub const VERSION: &str = concat!("SLIPWAY_", env!("CARGO_PKG_VERSION"));

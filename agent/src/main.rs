@@ -2,18 +2,54 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use slipway_agent::local::{self, LocalArgs, Outcome};
 
-/// The Slipway host agent (the host command protocol is not wired up yet).
+/// The Slipway host agent.
 #[derive(Debug, Parser)]
 #[command(name = "slipway-agent", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Deploy a revision on this host without CodeDeploy, like codedeploy-local.
+    Local(LocalArgs),
+}
+
+/// Exit codes: 0 deployed, 1 an event failed, 2 the command could not run.
 fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    eprintln!(
-        "slipway-agent {}: the host command poller is not built yet",
-        slipway_agent::VERSION
-    );
-    ExitCode::from(2)
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("slipway-agent: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result: anyhow::Result<Outcome> = runtime.block_on(async {
+        match &cli.command {
+            Command::Local(args) => Ok(local::run(args, &mut std::io::stdout()).await?),
+        }
+    });
+    match result {
+        Ok(Outcome::Succeeded) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed(_)) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!(
+                "slipway-agent: {}",
+                slipway_agent::executor::chain(error.as_ref())
+            );
+            ExitCode::from(2)
+        }
+    }
 }

@@ -1,0 +1,91 @@
+//! What one deployment asks of this host: the fields of CodeDeploy's
+//! deployment specification that the agent acts on. `local` builds one from
+//! its flags; the daemon will build it from the host command's envelope.
+
+use std::path::PathBuf;
+
+use slipway_shared::appspec::FileExistsBehavior;
+use slipway_shared::bundle::BundleType;
+
+/// A deployment, as far as this host is concerned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentSpec {
+    /// `d-XXXXXXXXX`.
+    pub deployment_id: String,
+    /// The deployment group's id: names its directory in the root.
+    pub deployment_group_id: String,
+    /// For the hooks' environment.
+    pub deployment_group_name: String,
+    /// For the hooks' environment.
+    pub application_name: String,
+    /// `user`, `codeDeployRollback`, `autoscaling`…
+    pub creator: String,
+    /// Blue/green rather than in-place.
+    pub blue_green: bool,
+    /// The appspec's file name (the official default `appspec.yml`).
+    pub appspec_filename: String,
+    /// The deployment's own setting; the appspec's beats it.
+    pub file_exists_behavior: FileExistsBehavior,
+    /// Where the bundle comes from.
+    pub revision: Revision,
+    /// Every event the deployment may run, when CodeDeploy sent the list;
+    /// Install refuses hooks for events outside it.
+    pub all_possible_events: Option<Vec<String>>,
+}
+
+/// Where a revision's bundle comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revision {
+    /// An object in S3.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// How it is packed.
+        bundle_type: BundleType,
+        /// The object version to fetch.
+        version: Option<String>,
+        /// The ETag the object must have (quotes optional).
+        etag: Option<String>,
+    },
+    /// An archive on this host.
+    LocalFile {
+        /// The archive.
+        path: PathBuf,
+        /// How it is packed.
+        bundle_type: BundleType,
+    },
+    /// An unpacked revision on this host.
+    LocalDirectory {
+        /// The directory.
+        path: PathBuf,
+    },
+}
+
+impl DeploymentSpec {
+    /// Whether this is a blue/green rollback, which swaps the revisions the
+    /// traffic hooks run from.
+    pub fn is_blue_green_rollback(&self) -> bool {
+        self.blue_green && self.creator == "codeDeployRollback"
+    }
+
+    /// The variables the official agent adds for the bundle's origin.
+    pub fn bundle_env(&self) -> Vec<(&'static str, String)> {
+        match &self.revision {
+            Revision::S3 {
+                bucket,
+                key,
+                version,
+                etag,
+                ..
+            } => vec![
+                ("BUNDLE_BUCKET", bucket.clone()),
+                ("BUNDLE_KEY", key.clone()),
+                ("BUNDLE_VERSION", version.clone().unwrap_or_default()),
+                ("BUNDLE_ETAG", etag.clone().unwrap_or_default()),
+            ],
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Install under `slipway-agent local`: file-exists behaviours, permissions,
+//! the cleanup of files a new revision no longer has, and max_revisions.
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use common::{Host, appspec};
+
+fn site(host: &Host, name: &str, files: &[(&str, &str)], extra: &str) -> String {
+    let rev = host.revision(name);
+    let mut spec = appspec(&[("site", host.dest().to_str().unwrap())], "");
+    spec.push_str(extra);
+    rev.appspec(&spec);
+    for (path, text) in files {
+        rev.file(&format!("site/{path}"), text);
+    }
+    rev.path().to_owned()
+}
+
+fn existing(host: &Host) {
+    std::fs::create_dir_all(host.dest()).unwrap();
+    std::fs::write(host.dest().join("index.html"), "theirs").unwrap();
+}
+
+fn read(host: &Host, name: &str) -> String {
+    std::fs::read_to_string(host.dest().join(name)).unwrap()
+}
+
+#[test]
+fn disallow_refuses_a_file_this_group_did_not_install_and_leaves_it_alone() {
+    let host = Host::new();
+    existing(&host);
+    let rev = site(
+        &host,
+        "v1",
+        &[("index.html", "ours"), ("other.html", "x")],
+        "",
+    );
+    let run = host.local(&["--bundle", &rev]);
+    run.assert_failed();
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("Install") && l.contains("Failed (UnknownError)")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "a specified file already exists at this location: {}",
+            host.dest().join("index.html").display()
+        )),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(read(&host, "index.html"), "theirs");
+    assert!(
+        !host.dest().join("other.html").exists(),
+        "nothing is half-installed"
+    );
+}
+
+#[test]
+fn overwrite_replaces_the_file() {
+    let host = Host::new();
+    existing(&host);
+    let rev = site(&host, "v1", &[("index.html", "ours")], "");
+    host.local(&["--bundle", &rev, "--file-exists-behavior", "OVERWRITE"])
+        .assert_ok();
+    assert_eq!(read(&host, "index.html"), "ours");
+}
+
+#[test]
+fn retain_keeps_the_file_and_installs_the_rest() {
+    let host = Host::new();
+    existing(&host);
+    let rev = site(
+        &host,
+        "v1",
+        &[("index.html", "ours"), ("other.html", "x")],
+        "",
+    );
+    host.local(&["--bundle", &rev, "--file-exists-behavior", "retain"])
+        .assert_ok();
+    assert_eq!(read(&host, "index.html"), "theirs");
+    assert_eq!(read(&host, "other.html"), "x");
+}
+
+#[test]
+fn the_appspecs_file_exists_behavior_beats_the_deployments() {
+    let host = Host::new();
+    existing(&host);
+    let rev = site(
+        &host,
+        "v1",
+        &[("index.html", "ours")],
+        "file_exists_behavior: OVERWRITE\n",
+    );
+    host.local(&["--bundle", &rev, "--file-exists-behavior", "DISALLOW"])
+        .assert_ok();
+    assert_eq!(read(&host, "index.html"), "ours");
+}
+
+#[test]
+fn a_redeploy_removes_the_files_the_new_revision_no_longer_has() {
+    let host = Host::new();
+    let v1 = site(&host, "v1", &[("a.txt", "1"), ("old/b.txt", "1")], "");
+    let v2 = site(&host, "v2", &[("a.txt", "2")], "");
+    host.local(&["--bundle", &v1]).assert_ok();
+    assert!(host.dest().join("old/b.txt").exists());
+    host.local(&["--bundle", &v2]).assert_ok();
+    assert_eq!(read(&host, "a.txt"), "2");
+    assert!(
+        !host.dest().join("old").exists(),
+        "v1's file and directory are cleaned up"
+    );
+
+    let instructions = host.root().join("deployment-instructions");
+    let group = "default-local-deployment-group";
+    let cleanup = std::fs::read_to_string(instructions.join(format!("{group}-cleanup"))).unwrap();
+    assert_eq!(
+        cleanup,
+        format!(
+            "{}\n{}\n",
+            host.dest().display(),
+            host.dest().join("a.txt").display()
+        )
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(instructions.join(format!("{group}-install.json"))).unwrap(),
+    )
+    .unwrap();
+    let list = json["instructions"].as_array().unwrap();
+    assert_eq!(list[0]["type"], "mkdir");
+    assert_eq!(list[0]["directory"], host.dest().to_str().unwrap());
+    assert_eq!(list[1]["type"], "copy");
+    assert_eq!(
+        list[1]["destination"],
+        host.dest().join("a.txt").to_str().unwrap()
+    );
+    let last =
+        std::fs::read_to_string(instructions.join(format!("{group}_last_successful_install")))
+            .unwrap();
+    assert!(!last.ends_with('\n') && last.starts_with('/'), "{last:?}");
+}
+
+#[test]
+fn files_keep_mode_mtime_and_symlinks() {
+    let host = Host::new();
+    let v1 = site(&host, "v1", &[("run.sh", "#!/bin/sh\n")], "");
+    let site_dir = host.path().join("revisions/v1/site");
+    std::fs::set_permissions(
+        site_dir.join("run.sh"),
+        std::fs::Permissions::from_mode(0o750),
+    )
+    .unwrap();
+    filetime::set_file_mtime(
+        site_dir.join("run.sh"),
+        filetime::FileTime::from_unix_time(1_600_000_000, 0),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("run.sh", site_dir.join("current")).unwrap();
+    host.local(&["--bundle", &v1]).assert_ok();
+    let meta = std::fs::metadata(host.dest().join("run.sh")).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o750);
+    assert_eq!(meta.mtime(), 1_600_000_000);
+    assert_eq!(
+        std::fs::read_link(host.dest().join("current")).unwrap(),
+        std::path::Path::new("run.sh")
+    );
+}
+
+#[test]
+fn permissions_set_mode_owner_group_and_acls_on_what_the_install_created() {
+    let host = Host::new();
+    let dest = host.dest();
+    let extra = format!(
+        "permissions:\n  - object: {d}\n    pattern: \"*.html\"\n    mode: \"640\"\n    owner: nobody\n    group: nogroup\n    acls:\n      - \"u:nobody:rw\"\n    type:\n      - file\n  - object: {d}\n    pattern: \"**\"\n    mode: \"750\"\n    type:\n      - directory\n",
+        d = dest.display()
+    );
+    let rev = site(
+        &host,
+        "v1",
+        &[
+            ("index.html", "x"),
+            ("notes.txt", "y"),
+            ("sub/page.html", "z"),
+        ],
+        &extra,
+    );
+    host.local(&["--bundle", &rev]).assert_ok();
+    let index = std::fs::metadata(dest.join("index.html")).unwrap();
+    assert_eq!(index.permissions().mode() & 0o777, 0o640);
+    assert_eq!((index.uid(), index.gid()), (65534, 65534));
+    let acl = std::process::Command::new("getfacl")
+        .args(["-c", dest.join("index.html").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let acl = String::from_utf8_lossy(&acl.stdout);
+    assert!(acl.contains("user:nobody:rw-"), "{acl}");
+    // `*.html` matches direct children only, and not notes.txt.
+    let nested = std::fs::metadata(dest.join("sub/page.html")).unwrap();
+    assert_ne!(nested.uid(), 65534);
+    assert_ne!(
+        std::fs::metadata(dest.join("notes.txt")).unwrap().uid(),
+        65534
+    );
+    assert_eq!(
+        std::fs::metadata(dest.join("sub"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o750
+    );
+}
+
+#[test]
+fn max_revisions_removes_old_revisions_but_keeps_the_last_successful_one() {
+    let host = Host::new();
+    let config = host.path().join("agent.yml");
+    std::fs::write(
+        &config,
+        ":max_revisions: 2\n:root_dir: /ignored/by/--root\n",
+    )
+    .unwrap();
+    let good = site(&host, "good", &[("a.txt", "1")], "");
+    let bad = host.revision("bad");
+    bad.appspec(&appspec(&[], "  BeforeInstall:\n    - location: fail.sh\n"))
+        .script("fail.sh", "exit 1");
+    let cfg = config.to_str().unwrap();
+    let first = host.local(&["--bundle", &good, "--config", cfg]);
+    first.assert_ok();
+    let mut failed = Vec::new();
+    for _ in 0..3 {
+        let run = host.local(&["--bundle", bad.path(), "--config", cfg]);
+        run.assert_failed();
+        failed.push(run.deployment_dir());
+    }
+    let left = host.deployments();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left.contains(&first.deployment_dir()),
+        "the last successful revision is kept"
+    );
+    assert!(
+        left.contains(failed.last().unwrap()),
+        "the current revision is kept"
+    );
+}
+
+#[test]
+fn the_deployment_root_comes_from_the_config_file_when_no_root_is_given() {
+    let host = Host::new();
+    let root = host.path().join("from-config");
+    let config = host.path().join("codedeployagent.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "---\n:log_aws_wire: false\n:root_dir: '{}'\n:max_revisions: 5\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let rev = site(&host, "v1", &[("a.txt", "1")], "");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_slipway-agent"))
+        .args([
+            "local",
+            "--bundle",
+            &rev,
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        root.join("deployment-instructions/default-local-deployment-group_last_successful_install")
+            .is_file()
+    );
+    assert!(!host.root().exists());
+}
