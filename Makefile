@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: demo test setup fmt lint unit build bench demo-smoke actionlint
+.PHONY: demo test setup fmt lint unit build bench demo-smoke actionlint release-local deb
 
 demo: setup build
 	scripts/demo
@@ -44,3 +44,12 @@ demo-smoke: build
 
 bench: setup
 	@for b in bench/*; do [ -x "$$b" ] && "$$b"; done
+
+# Release archives for this machine's target, named and checksummed as the
+# release workflow names them (the musl and macOS builds run only on GitHub).
+release-local:
+	scripts/release-local
+
+# The agent as a Debian package, in dist/.
+deb:
+	scripts/deb
