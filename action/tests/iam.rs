@@ -159,6 +159,14 @@ fn iam_actions(service: &str, op: &str) -> Vec<String> {
         }
         ("s3", "head_bucket" | "list_objects_v2") => vec!["s3:ListBucket".into()],
         ("s3", "get_object") => vec!["s3:GetObject".into()],
+        // CodeDeploy checks the caller may read the config and the revision
+        // a deployment names ("not authorized to perform:
+        // codedeploy:GetDeploymentConfig" is a CreateDeployment failure).
+        ("codedeploy", "create_deployment") => vec![
+            "codedeploy:CreateDeployment".into(),
+            "codedeploy:GetDeploymentConfig".into(),
+            "codedeploy:GetApplicationRevision".into(),
+        ],
         (service, op) => vec![format!("{service}:{}", pascal(op))],
     }
 }
