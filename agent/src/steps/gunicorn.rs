@@ -113,14 +113,17 @@ pub struct Health {
 /// HUPs the program through Supervisor and waits for the new release.
 /// A program that is not running (e.g. FATAL after a bad release) is
 /// started instead, since a HUP cannot reach it.
-pub async fn reload(supervisor: &Supervisor, program: &str, health: &Health) -> Result<()> {
+pub async fn reload(supervisor: &Supervisor, program: &str, health: Option<&Health>) -> Result<()> {
     let info = supervisor.process_info(program).await?;
     if info.state == state::RUNNING {
         supervisor.signal_process(program, "HUP").await?;
     } else {
         supervisor.start_process(program, true).await?;
     }
-    wait_for_release(health).await
+    match health {
+        Some(health) => wait_for_release(health).await,
+        None => Ok(()),
+    }
 }
 
 /// Polls the health URL until its body contains the release.

@@ -3,6 +3,7 @@
 //! nginx without dropping a request, and rendering secrets.
 //!
 //! # Layout
+//! - [`cli`]: the `step` and `rollback` commands' arguments and order of work.
 //! - [`supervisor`]: supervisord's XML-RPC API over its unix socket.
 //! - [`xmlrpc`]: the XML-RPC encoding.
 //! - [`program_config`]: reading a `[program:x]` section to refuse unsafe settings.
@@ -14,6 +15,7 @@
 //! - [`error`]: the steps' errors.
 
 pub mod celery;
+pub mod cli;
 pub mod error;
 pub mod gunicorn;
 pub mod nginx;
