@@ -115,7 +115,9 @@ pub struct Health {
 /// started instead, since a HUP cannot reach it.
 pub async fn reload(supervisor: &Supervisor, program: &str, health: Option<&Health>) -> Result<()> {
     let info = supervisor.process_info(program).await?;
-    if info.state == state::RUNNING {
+    // A program still in startsecs is STARTING yet already serving; Supervisor
+    // signals it as it would a RUNNING one.
+    if info.state == state::RUNNING || info.state == state::STARTING {
         supervisor.signal_process(program, "HUP").await?;
     } else {
         supervisor.start_process(program, true).await?;
