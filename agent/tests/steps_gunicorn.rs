@@ -21,13 +21,14 @@ const APP: &str = concat!(
 
 /// supervisord running gunicorn from `current`, nginx in front.
 struct Stack {
-    dir: tempfile::TempDir,
     app_root: PathBuf,
     program_config: PathBuf,
     nginx_port: u16,
     // Dropped in this order: nginx, then supervisord (which stops gunicorn).
     nginx: Nginx,
     supervisord: Supervisord,
+    // Last, so it is removed after the programs using it have stopped.
+    _dir: tempfile::TempDir,
 }
 
 fn release(app_root: &Path, id: &str, body: &str) {
@@ -69,7 +70,7 @@ impl Stack {
             nginx_port,
             nginx,
             supervisord,
-            dir,
+            _dir: dir,
         };
         stack.agent(
             &["step", "supervisor-update", "--socket"],
@@ -193,6 +194,10 @@ impl Load {
         }
     }
 
+    fn r1(&self) -> usize {
+        self.by_release[0].load(Ordering::Relaxed)
+    }
+
     fn r2(&self) -> usize {
         self.by_release[1].load(Ordering::Relaxed)
     }
@@ -216,7 +221,7 @@ fn a_hup_reload_under_load_through_nginx_drops_nothing_and_moves_to_the_new_rele
     let stack = Stack::start();
     release(&stack.app_root, "r2", APP);
     let load = Load::start(stack.nginx_port);
-    wait_until("load to run on r1", || stack.serves("r1"));
+    wait_until("load to run on r1", || load.r1() > 200);
     let output = stack.gunicorn_reload("r2");
     assert!(
         output.status.success(),
