@@ -170,3 +170,128 @@ async fn celery_restart_warm_stops_and_starts_the_worker_program() {
     assert_eq!(after.state, 20);
     assert_ne!(after.pid, before);
 }
+
+/// redis-server on a free port in `dir`, shut down on drop.
+struct Redis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl Redis {
+    fn start(dir: &std::path::Path) -> Redis {
+        let port = stack::free_port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server from scripts/setup");
+        stack::wait_until("redis", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Redis { port, child }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own unreaped child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_in_flight_survives_the_celery_restart_and_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    let redis = Redis::start(dir.path());
+    let marker = dir.path().join("started");
+    std::fs::write(
+        app.join("tasks.py"),
+        format!(
+            "import time, pathlib\nfrom celery import Celery\n\
+app = Celery('tasks', broker='redis://127.0.0.1:{port}/0', backend='redis://127.0.0.1:{port}/1')\n\
+@app.task\ndef slow():\n    pathlib.Path({marker:?}).write_text('x')\n    time.sleep(4)\n    return 'finished'\n",
+            port = redis.port,
+            marker = marker.display().to_string(),
+        ),
+    )
+    .unwrap();
+    let sv = stack::Supervisord::start(&dir.path().join("sv"));
+    let config = sv.write_program(
+        "celery",
+        &format!(
+            "[program:celery]\ncommand={celery} -A tasks worker -n w1@%%h --concurrency 2 --without-mingle --without-gossip\n\
+directory={app}\nenvironment=C_FORCE_ROOT=\"1\"\nstartsecs=1\nstopasgroup=false\nkillasgroup=true\nstopwaitsecs=60\nredirect_stderr=true\n",
+            celery = stack::venv_bin("celery").display(),
+            app = app.display(),
+        ),
+    );
+    let client = sv.client();
+    client.update().await.unwrap();
+    client
+        .wait_for("celery", "RUNNING", stack::DEADLINE, |p| p.state == 20)
+        .await
+        .unwrap();
+    let python = stack::venv_bin("python");
+    let id = std::process::Command::new(&python)
+        .args(["-c", "from tasks import slow; print(slow.delay().id)"])
+        .current_dir(&app)
+        .output()
+        .unwrap();
+    assert!(
+        id.status.success(),
+        "{}",
+        String::from_utf8_lossy(&id.stderr)
+    );
+    let id = String::from_utf8_lossy(&id.stdout).trim().to_owned();
+    stack::wait_until("the task to start", || marker.exists());
+
+    let socket = sv.socket.display().to_string();
+    let output = agent(
+        &[
+            "step",
+            "celery-restart",
+            "--socket",
+            &socket,
+            "--program-config",
+            config.to_str().unwrap(),
+            "--task-time-limit",
+            "30",
+        ],
+        &[],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result = std::process::Command::new(&python)
+        .args([
+            "-c",
+            &format!("from tasks import app; print(app.AsyncResult({id:?}).get(timeout=60))"),
+        ])
+        .current_dir(&app)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&result.stdout).trim(),
+        "finished",
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
