@@ -134,6 +134,20 @@ fn celery_with_stopasgroup_is_refused_and_a_short_stopwaitsecs_warns() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("stopwaitsecs=30 does not exceed"));
 }
 
+fn celery_restart(sv: &stack::Supervisord, config: &std::path::Path) -> std::process::Output {
+    let socket = sv.socket.display().to_string();
+    let config = config.display().to_string();
+    let args = [
+        "step",
+        "celery-restart",
+        "--socket",
+        &socket,
+        "--program-config",
+        &config,
+    ];
+    agent(&args, &[("RUST_LOG", "warn")])
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn celery_restart_warm_stops_and_starts_the_worker_program() {
     let dir = tempfile::tempdir().unwrap();
@@ -149,18 +163,7 @@ async fn celery_restart_warm_stops_and_starts_the_worker_program() {
         .await
         .unwrap()
         .pid;
-    let socket = sv.socket.display().to_string();
-    let output = agent(
-        &[
-            "step",
-            "celery-restart",
-            "--socket",
-            &socket,
-            "--program-config",
-            config.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let output = celery_restart(&sv, &config);
     assert!(
         output.status.success(),
         "{}",
@@ -261,20 +264,7 @@ directory={app}\nenvironment=C_FORCE_ROOT=\"1\"\nstartsecs=1\nstopasgroup=false\
     let id = String::from_utf8_lossy(&id.stdout).trim().to_owned();
     stack::wait_until("the task to start", || marker.exists());
 
-    let socket = sv.socket.display().to_string();
-    let output = agent(
-        &[
-            "step",
-            "celery-restart",
-            "--socket",
-            &socket,
-            "--program-config",
-            config.to_str().unwrap(),
-            "--task-time-limit",
-            "30",
-        ],
-        &[],
-    );
+    let output = celery_restart(&sv, &config);
     assert!(
         output.status.success(),
         "{}",
