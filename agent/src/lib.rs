@@ -11,6 +11,7 @@
 //! - [`install`]: the Install event: files, permissions, cleanup.
 //! - [`hooks`]: running appspec scripts.
 //! - [`state`]: the deployment root's layout, pointers and logs.
+//! - [`steps`]: built-in steps: Supervisor, releases, Gunicorn, Celery, nginx, secrets.
 //! - [`config`]: the official `codedeployagent.yml`.
 //! - [`clock`]: the injected clock and the logs' timestamp formats.
 //! - [`error`]: the library's errors.
@@ -27,6 +28,7 @@ pub mod install;
 pub mod local;
 pub mod spec;
 pub mod state;
+pub mod steps;
 
 pub use error::{Error, Result};
 pub use executor::{Executor, Host};

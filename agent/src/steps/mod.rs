@@ -1,0 +1,28 @@
+//! The built-in steps hook scripts call as `slipway-agent step NAME …`:
+//! driving Supervisor, switching releases, reloading Gunicorn, Celery and
+//! nginx without dropping a request, and rendering secrets.
+//!
+//! # Layout
+//! - [`cli`]: the `step` and `rollback` commands' arguments and order of work.
+//! - [`supervisor`]: supervisord's XML-RPC API over its unix socket.
+//! - [`xmlrpc`]: the XML-RPC encoding.
+//! - [`program_config`]: reading a `[program:x]` section to refuse unsafe settings.
+//! - [`releases`]: `releases/<id>/` and the atomically switched `current` link.
+//! - [`gunicorn`]: preflight, config refusals, HUP reload, waiting for the release.
+//! - [`celery`]: the stopasgroup refusal and the warm restart.
+//! - [`nginx`]: `nginx -t`, reload, worker replacement.
+//! - [`secrets`]: SSM Parameter Store to a 0600 env file.
+//! - [`error`]: the steps' errors.
+
+pub mod celery;
+pub mod cli;
+pub mod error;
+pub mod gunicorn;
+pub mod nginx;
+pub mod program_config;
+pub mod releases;
+pub mod secrets;
+pub mod supervisor;
+pub mod xmlrpc;
+
+pub use error::StepError;
