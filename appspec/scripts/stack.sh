@@ -5,9 +5,11 @@
 # a daemon started from a hook (`gunicorn --daemon`, `celery multi`) keeps the
 # hook's stdout/stderr open and the event ends with OutputsLeftOpen.
 stack_env=${SLIPWAY_STACK_ENV:-/etc/slipway/stack.env}
+# A host without it fails the event rather than "deploying" without a reload:
+# a release that never reached gunicorn must not be reported as Succeeded.
 if [ ! -r "$stack_env" ]; then
-  echo "${LIFECYCLE_EVENT:-hook}: $stack_env not found: the Django-stack steps are not configured on this host"
-  exit 0
+  echo "${LIFECYCLE_EVENT:-hook}: $stack_env not found: this host's Django-stack settings are missing (copy appspec/config/stack.env there and fill it in)" >&2
+  exit 1
 fi
 set -a
 . "$stack_env"
