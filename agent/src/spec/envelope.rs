@@ -187,7 +187,124 @@ fn signer_cn(p7: &Pkcs7) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::X509NameBuilder;
+    use slipway_tests::codedeploy::{Signer, pkcs7_json};
+
     use super::*;
+
+    const SPEC: &[u8] = br#"{"DeploymentId":"d-AAAAAAAAA"}"#;
+
+    fn signed(signer: &Signer) -> Envelope {
+        Envelope {
+            format: PKCS7_JSON.to_owned(),
+            payload: pkcs7_json(SPEC, signer).unwrap(),
+        }
+    }
+
+    fn strict(dir: &tempfile::TempDir, ca: &[u8], cn: Option<&str>) -> EnvelopePolicy {
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, ca).unwrap();
+        EnvelopePolicy {
+            verification: Verification::Strict {
+                ca_bundle: path,
+                subject_cn: cn.map(str::to_owned),
+            },
+            allow_text: false,
+        }
+    }
+
+    #[test]
+    fn opens_the_streamed_ber_the_simulator_signs() {
+        let signer = Signer::generate_test().unwrap();
+        let content = open(&signed(&signer), &EnvelopePolicy::default()).unwrap();
+        assert_eq!(content, SPEC);
+    }
+
+    #[test]
+    fn opens_a_der_signed_envelope_too() {
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "der signer").unwrap();
+        let name = name.build();
+        let mut cert = X509::builder().unwrap();
+        cert.set_version(2).unwrap();
+        cert.set_subject_name(&name).unwrap();
+        cert.set_issuer_name(&name).unwrap();
+        cert.set_pubkey(&key).unwrap();
+        cert.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        cert.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        cert.sign(&key, MessageDigest::sha256()).unwrap();
+        let cert = cert.build();
+        let p7 = Pkcs7::sign(
+            &cert,
+            &key,
+            &Stack::new().unwrap(),
+            SPEC,
+            Pkcs7Flags::BINARY,
+        )
+        .unwrap();
+        let envelope = Envelope {
+            format: PKCS7_JSON.to_owned(),
+            payload: String::from_utf8(p7.to_pem().unwrap()).unwrap(),
+        };
+        assert_eq!(open(&envelope, &EnvelopePolicy::default()).unwrap(), SPEC);
+    }
+
+    #[test]
+    fn a_tampered_envelope_does_not_verify() {
+        use base64::Engine;
+        let signer = Signer::generate_test().unwrap();
+        let pem = signed(&signer).payload;
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let engine = base64::engine::general_purpose::STANDARD;
+        let mut ber = engine.decode(body).unwrap();
+        let at = ber.windows(11).position(|w| w == b"d-AAAAAAAAA").unwrap();
+        ber[at + 2] = b'B';
+        let tampered = Envelope {
+            format: PKCS7_JSON.to_owned(),
+            payload: format!(
+                "-----BEGIN PKCS7-----\n{}\n-----END PKCS7-----\n",
+                engine.encode(&ber)
+            ),
+        };
+        assert!(matches!(
+            open(&tampered, &EnvelopePolicy::default()),
+            Err(EnvelopeError::Verify(_))
+        ));
+        let truncated = Envelope {
+            format: PKCS7_JSON.to_owned(),
+            payload: pem[..pem.len() / 2].to_owned(),
+        };
+        assert!(open(&truncated, &EnvelopePolicy::default()).is_err());
+    }
+
+    #[test]
+    fn strict_mode_wants_the_configured_ca_and_subject() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::generate_test().unwrap();
+        let envelope = signed(&signer);
+        let own_ca = signer.certificate_pem();
+        let cn = "codedeploy-simulator deployment signer";
+        assert_eq!(
+            open(&envelope, &strict(&dir, &own_ca, Some(cn))).unwrap(),
+            SPEC
+        );
+        let foreign = Signer::generate_test().unwrap().certificate_pem();
+        assert!(matches!(
+            open(&envelope, &strict(&dir, &foreign, None)),
+            Err(EnvelopeError::Verify(_))
+        ));
+        let pinned = Some("codedeploy-signer-us-east-1.amazonaws.com");
+        assert!(matches!(
+            open(&envelope, &strict(&dir, &own_ca, pinned)),
+            Err(EnvelopeError::Subject { .. })
+        ));
+    }
 
     #[test]
     fn text_is_refused_unless_the_endpoint_is_a_development_one() {
