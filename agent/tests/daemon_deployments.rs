@@ -175,3 +175,47 @@ async fn an_agent_killed_mid_hook_fails_the_event_after_restart() {
     );
     assert!(!tracking.exists());
 }
+
+/// SIGTERM while a hook runs: polling stops, the hook gets the grace period
+/// (`kill_agent_max_wait_time_seconds`, 5 s here), then its process group
+/// is ended and the event is reported failed before the agent exits.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_mid_hook_ends_the_hook_after_the_grace_and_reports_it() {
+    let bed = Bed::start().await;
+    let host = Host::new();
+    let marker = bed.dir.path().join("hook-pid");
+    let hooks = "  AfterInstall:\n    - location: slow.sh\n      timeout: 600\n";
+    let rev = revision(&host, &bed, "v1", "one\n", hooks);
+    rev.script(
+        "slow.sh",
+        &format!("echo $$ > {}\nexec sleep 600", marker.display()),
+    );
+    let mut agent = bed.agent();
+
+    let id = bed.deploy(&rev, "shop-1.tgz").await;
+    wait_for_file(&marker).await;
+    let status = tokio::task::block_in_place(|| agent.terminate());
+    assert!(status.success(), "{}", agent.log());
+    let pgid: i32 = std::fs::read_to_string(&marker)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: signal 0 only checks existence.
+    assert_ne!(
+        unsafe { libc::kill(-pgid, 0) },
+        0,
+        "the hook's group is gone"
+    );
+    assert_eq!(bed.wait_for_end(&id).await, "Failed");
+    let events = bed.lifecycle_events(&id).await;
+    let after = events
+        .iter()
+        .find(|e| e.lifecycle_event_name() == Some("AfterInstall"))
+        .unwrap();
+    assert_eq!(after.status, Some(LifecycleEventStatus::Failed));
+    assert!(
+        !bed.root().join("ongoing-deployment").join(&id).exists(),
+        "a reported command leaves no tracking file"
+    );
+}
