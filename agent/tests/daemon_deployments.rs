@@ -23,8 +23,8 @@ async fn a_deployment_succeeds_and_the_next_one_stops_the_previous_revision() {
     let bed = Bed::start().await;
     let host = Host::new();
     let stopped = bed.dir.path().join("stopped-by");
-    let stop_hook = format!("  ApplicationStop:\n    - location: stop.sh\n      timeout: 30\n");
-    let first = revision(&host, &bed, "v1", "one\n", &stop_hook);
+    let stop_hook = "  ApplicationStop:\n    - location: stop.sh\n      timeout: 30\n";
+    let first = revision(&host, &bed, "v1", "one\n", stop_hook);
     first.script("stop.sh", &format!("echo v1 > {}", stopped.display()));
     let mut agent = bed.agent();
 
@@ -39,7 +39,7 @@ async fn a_deployment_succeeds_and_the_next_one_stops_the_previous_revision() {
         "no previous revision, no ApplicationStop"
     );
 
-    let second = revision(&host, &bed, "v2", "two\n", &stop_hook);
+    let second = revision(&host, &bed, "v2", "two\n", stop_hook);
     second.script("stop.sh", &format!("echo v2 > {}", stopped.display()));
     let id2 = bed.deploy(&second, "shop-2.tgz").await;
     assert_eq!(bed.wait_for_end(&id2).await, "Succeeded", "{}", agent.log());

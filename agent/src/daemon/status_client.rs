@@ -94,11 +94,7 @@ fn write_table(status: &serde_json::Value, out: &mut dyn Write) -> std::io::Resu
         last["application_name"].as_str().unwrap_or("?"),
         last["deployment_group_name"].as_str().unwrap_or("?")
     )?;
-    writeln!(
-        out,
-        "{:<20} {:<10} {:>9}  {}",
-        "EVENT", "RESULT", "MS", "CODE"
-    )?;
+    writeln!(out, "{:<20} {:<10} {:>9}  CODE", "EVENT", "RESULT", "MS")?;
     for event in last["events"].as_array().into_iter().flatten() {
         writeln!(
             out,
