@@ -70,6 +70,7 @@ async fn a_deployment_succeeds_and_the_next_one_stops_the_previous_revision() {
     let deployments: serde_json::Value =
         serde_json::from_str(&bed.status_api("/deployments").await).unwrap();
     assert_eq!(deployments.as_array().unwrap().len(), 2);
+    assert_eq!(bed.status_api("/healthz").await, "ok\n");
     let metrics = bed.status_api("/metrics").await;
     assert!(
         metrics.contains("slipway_agent_commands_total{result=\"Succeeded\"} 13\n"),

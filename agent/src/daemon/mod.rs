@@ -106,7 +106,14 @@ pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), Dae
     });
     let s3 = s3_client(&config, &identity).await;
     let board = status::Board::default();
-    let server = serve_status(&config, board.clone(), shutdown.clone()).await?;
+    // Deployments matter more than the status API: without it, warn and go on.
+    let server = match serve_status(&config, board.clone(), shutdown.clone()).await {
+        Ok(server) => Some(server),
+        Err(error) => {
+            tracing::warn!(error = %crate::executor::chain(&error), "status API not served");
+            None
+        }
+    };
     let poller = poller::Poller {
         client,
         host_identifier: identity.host_identifier.clone(),
@@ -124,7 +131,9 @@ pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), Dae
         }),
     };
     poller.run(shutdown).await;
-    server.abort();
+    if let Some(server) = server {
+        server.abort();
+    }
     Ok(())
 }
 
