@@ -333,3 +333,96 @@ impl Poller {
         Ok(crate::spec::deployment_spec::parse(&json)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::http::StatusCode;
+
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::config::Config;
+    use crate::daemon::shutdown;
+    use crate::executor::Host;
+
+    /// A command plane that throttles twice, fails once with a 500, then
+    /// answers with no command.
+    async fn flaky_service(calls: Arc<AtomicUsize>) -> String {
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::post(move || {
+                let calls = calls.clone();
+                async move {
+                    match calls.fetch_add(1, Ordering::SeqCst) {
+                        0 | 1 => (
+                            StatusCode::BAD_REQUEST,
+                            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+                        ),
+                        2 => (
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            r#"{"__type":"ServerException"}"#,
+                        ),
+                        _ => (StatusCode::OK, "{}"),
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn throttling_and_server_errors_back_off_and_polling_goes_on() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let endpoint = flaky_service(calls.clone()).await;
+        let root = tempfile::tempdir().unwrap();
+        let credentials = aws_credential_types::Credentials::new("AKIA", "s", None, None, "t");
+        let board = Board::default();
+        let mut backoff = Backoff::new(Duration::from_secs(60));
+        // 60 s after throttling and 10 s after the 500, shrunk a thousandfold.
+        backoff.scale = 0.001;
+        let poller = Poller {
+            client: CommandClient::new(
+                reqwest::Client::new(),
+                endpoint,
+                "us-east-1",
+                credentials,
+                "t",
+            ),
+            host_identifier: "arn:aws:iam::1:user/h".into(),
+            executor: Executor::new(Host {
+                config: Config {
+                    root_dir: root.path().to_owned(),
+                    ..Config::default()
+                },
+                s3: None,
+                clock: Arc::new(SystemClock),
+                env: Vec::new(),
+            }),
+            tracker: Tracker::new(root.path(), "ongoing-deployment"),
+            policy: EnvelopePolicy::default(),
+            wait_between_runs: Duration::ZERO,
+            backoff,
+            grace: Duration::from_secs(1),
+            board: board.clone(),
+        };
+        let (trigger, stop) = shutdown::channel();
+        let running = tokio::spawn(poller.run(stop));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while calls.load(Ordering::SeqCst) < 6 {
+            assert!(tokio::time::Instant::now() < deadline, "polling stopped");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        trigger.trigger();
+        running.await.unwrap();
+        let metrics = board.metrics();
+        assert!(
+            metrics.contains("slipway_agent_poll_errors_total 3\n"),
+            "{metrics}"
+        );
+    }
+}
