@@ -1,7 +1,8 @@
 //! The official agent's `codedeployagent.yml`: the keys this agent uses,
 //! with the official defaults. Ruby symbolizes the keys, so `:root_dir:` and
 //! `root_dir:` mean the same; keys this agent does not use are ignored, as
-//! the official agent ignores keys it does not know.
+//! the official agent ignores keys it does not know (this agent warns of
+//! them, see [`Config::unknown_keys`]).
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,18 @@ pub const DEFAULT_ROOT_DIR: &str = "/opt/codedeploy-agent/deployment-root";
 pub const DEFAULT_LOG_DIR: &str = "/var/log/aws/codedeploy-agent/";
 /// The official default number of revisions kept per deployment group.
 pub const DEFAULT_MAX_REVISIONS: u32 = 5;
+/// Where the official package installs the on-premises identity.
+pub const DEFAULT_ON_PREMISES_CONFIG: &str = "/etc/codedeploy-agent/conf/codedeploy.onpremises.yml";
+
+/// Official keys this agent reads nowhere but accepts without a warning.
+const KNOWN_UNUSED: &[&str] = &[
+    "program_name",
+    "pid_dir",
+    "children",
+    "codedeploy_test_profile",
+    "use_mock_command_service",
+    "enable_auth_policy_for_s3",
+];
 
 /// The agent's configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +48,46 @@ pub struct Config {
     /// Slipway's own keys `bundle_max_expanded_bytes`, `bundle_max_entries`
     /// and `bundle_max_ratio`: what an archive may expand to.
     pub limits: Limits,
+    /// `wait_between_runs`: seconds slept after each poll (official default 1).
+    pub wait_between_runs: f64,
+    /// `http_read_timeout`: seconds a long poll may take to answer (80).
+    pub http_read_timeout: u64,
+    /// `wait_after_throttle_error`: seconds slept after throttling (60).
+    pub wait_after_throttle_error: u64,
+    /// `kill_agent_max_wait_time_seconds`: how long a stopping agent lets a
+    /// running hook go on before it ends the hook's process group (7200).
+    pub kill_agent_max_wait_time_seconds: u64,
+    /// `deploy_control_endpoint`: the command endpoint, overriding the
+    /// `codedeploy-commands…` name.
+    pub deploy_control_endpoint: Option<String>,
+    /// `enable_auth_policy`: speak `codedeploy-commands-secure`.
+    pub enable_auth_policy: bool,
+    /// `use_fips_mode`: the `-fips` endpoint.
+    pub use_fips_mode: bool,
+    /// `disable_imds_v1`: no IMDSv1 fallback.
+    pub disable_imds_v1: bool,
+    /// `proxy_uri`: the HTTP proxy for the command endpoint and S3.
+    pub proxy_uri: Option<String>,
+    /// `on_premises_config_file`: the on-premises identity.
+    pub on_premises_config_file: PathBuf,
+    /// `ongoing_deployment_tracking`: the tracking directory under `root_dir`.
+    pub ongoing_deployment_tracking: String,
+    /// `verbose`: debug logging.
+    pub verbose: bool,
+    /// `log_aws_wire`: accepted; this agent logs calls at debug level instead.
+    pub log_aws_wire: bool,
+    /// Slipway's `development_endpoint`: accept `TEXT/JSON` specs.
+    pub development_endpoint: bool,
+    /// Slipway's `envelope_ca_bundle`: strict signer check against this CA bundle.
+    pub envelope_ca_bundle: Option<PathBuf>,
+    /// Slipway's `envelope_signer_cn`: with the CA bundle, the signer's CN.
+    pub envelope_signer_cn: Option<String>,
+    /// Slipway's `status_address`: serve the status API on 127.0.0.1:PORT.
+    pub status_address: Option<String>,
+    /// Slipway's `status_socket`: the status API's unix socket.
+    pub status_socket: PathBuf,
+    /// Keys neither this agent nor the official one knows, with their lines.
+    pub unknown_keys: Vec<(String, u64)>,
 }
 
 impl Default for Config {
@@ -46,6 +99,25 @@ impl Default for Config {
             s3_endpoint_override: None,
             enable_deployments_log: true,
             limits: Limits::default(),
+            wait_between_runs: 1.0,
+            http_read_timeout: 80,
+            wait_after_throttle_error: 60,
+            kill_agent_max_wait_time_seconds: 7200,
+            deploy_control_endpoint: None,
+            enable_auth_policy: false,
+            use_fips_mode: false,
+            disable_imds_v1: false,
+            proxy_uri: None,
+            on_premises_config_file: PathBuf::from(DEFAULT_ON_PREMISES_CONFIG),
+            ongoing_deployment_tracking: "ongoing-deployment".to_owned(),
+            verbose: false,
+            log_aws_wire: false,
+            development_endpoint: false,
+            envelope_ca_bundle: None,
+            envelope_signer_cn: None,
+            status_address: None,
+            status_socket: PathBuf::from("/run/slipway-agent/status.sock"),
+            unknown_keys: Vec::new(),
         }
     }
 }
@@ -117,15 +189,71 @@ impl Config {
                     }
                 }
                 "enable_deployments_log" => {
-                    config.enable_deployments_log = match value.value {
-                        Value::Bool(b) => b,
-                        _ => {
+                    config.enable_deployments_log = boolean(value).map_err(|r| bad(line, r))?
+                }
+                "enable_auth_policy" => {
+                    config.enable_auth_policy = boolean(value).map_err(|r| bad(line, r))?
+                }
+                "use_fips_mode" => {
+                    config.use_fips_mode = boolean(value).map_err(|r| bad(line, r))?
+                }
+                "disable_imds_v1" => {
+                    config.disable_imds_v1 = boolean(value).map_err(|r| bad(line, r))?
+                }
+                "verbose" => config.verbose = boolean(value).map_err(|r| bad(line, r))?,
+                "log_aws_wire" => config.log_aws_wire = boolean(value).map_err(|r| bad(line, r))?,
+                "development_endpoint" => {
+                    config.development_endpoint = boolean(value).map_err(|r| bad(line, r))?
+                }
+                "wait_between_runs" => {
+                    config.wait_between_runs = match &value.value {
+                        Value::Int(n) if *n >= 0 => *n as f64,
+                        Value::Float(f) if *f >= 0.0 => *f,
+                        other => {
                             return Err(bad(
                                 line,
-                                "enable_deployments_log must be true or false".into(),
+                                format!(
+                                    "wait_between_runs must be a number of seconds, not {}",
+                                    other.kind()
+                                ),
                             ));
                         }
                     }
+                }
+                "http_read_timeout" => {
+                    config.http_read_timeout = positive(value).map_err(|r| bad(line, r))?
+                }
+                "wait_after_throttle_error" => {
+                    config.wait_after_throttle_error = positive(value).map_err(|r| bad(line, r))?
+                }
+                "kill_agent_max_wait_time_seconds" => {
+                    config.kill_agent_max_wait_time_seconds =
+                        positive(value).map_err(|r| bad(line, r))?
+                }
+                "deploy_control_endpoint" => {
+                    config.deploy_control_endpoint = optional(value).map_err(|r| bad(line, r))?
+                }
+                "proxy_uri" => config.proxy_uri = optional(value).map_err(|r| bad(line, r))?,
+                "on_premises_config_file" => {
+                    config.on_premises_config_file =
+                        PathBuf::from(string(value).map_err(|r| bad(line, r))?)
+                }
+                "ongoing_deployment_tracking" => {
+                    config.ongoing_deployment_tracking = string(value).map_err(|r| bad(line, r))?
+                }
+                "envelope_ca_bundle" => {
+                    config.envelope_ca_bundle = optional(value)
+                        .map_err(|r| bad(line, r))?
+                        .map(PathBuf::from)
+                }
+                "envelope_signer_cn" => {
+                    config.envelope_signer_cn = optional(value).map_err(|r| bad(line, r))?
+                }
+                "status_address" => {
+                    config.status_address = optional(value).map_err(|r| bad(line, r))?
+                }
+                "status_socket" => {
+                    config.status_socket = PathBuf::from(string(value).map_err(|r| bad(line, r))?)
                 }
                 "bundle_max_expanded_bytes" => {
                     config.limits.max_expanded_bytes = positive(value).map_err(|r| bad(line, r))?
@@ -136,7 +264,8 @@ impl Config {
                 "bundle_max_ratio" => {
                     config.limits.max_ratio = positive(value).map_err(|r| bad(line, r))?
                 }
-                _ => {}
+                known if KNOWN_UNUSED.contains(&known) => {}
+                unknown => config.unknown_keys.push((unknown.to_owned(), line)),
             }
         }
         Ok(config)
@@ -147,6 +276,20 @@ fn string(node: &Node) -> Result<String, String> {
     match &node.value {
         Value::Str(s) => Ok(s.clone()),
         other => Err(format!("expected a string, found {}", other.kind())),
+    }
+}
+
+fn optional(node: &Node) -> Result<Option<String>, String> {
+    match &node.value {
+        Value::Null => Ok(None),
+        _ => string(node).map(Some),
+    }
+}
+
+fn boolean(node: &Node) -> Result<bool, String> {
+    match node.value {
+        Value::Bool(b) => Ok(b),
+        ref other => Err(format!("expected true or false, found {}", other.kind())),
     }
 }
 
@@ -185,6 +328,34 @@ mod tests {
     fn max_revisions_below_one_is_refused_with_its_line() {
         let err =
             Config::parse(Path::new("c.yml"), ":root_dir: /x\n:max_revisions: 0\n").unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn reads_the_daemon_keys_and_lists_unknown_ones() {
+        let config = Config::parse(
+            Path::new("c.yml"),
+            ":wait_between_runs: 0\n:enable_auth_policy: true\n:deploy_control_endpoint: http://127.0.0.1:9\n:proxy_uri:\n:colour: blue\n:pid_dir: /x\n",
+        )
+        .unwrap();
+        assert_eq!(config.wait_between_runs, 0.0);
+        assert!(config.enable_auth_policy);
+        assert_eq!(
+            config.deploy_control_endpoint.as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        assert_eq!(config.proxy_uri, None);
+        assert_eq!(config.unknown_keys, [("colour".to_owned(), 5)]);
+    }
+
+    #[test]
+    fn a_wrong_type_is_named_with_its_line() {
+        let err = Config::parse(
+            Path::new("c.yml"),
+            ":verbose: false\n:enable_auth_policy: 3\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("c.yml"), "{err}");
         assert!(err.to_string().contains("line 2"), "{err}");
     }
 

@@ -6,7 +6,9 @@
 //! # Layout
 //! - [`executor`]: one lifecycle event of one deployment (the entry point).
 //! - [`local`]: `slipway-agent local`, a deployment without CodeDeploy.
-//! - [`spec`]: what a deployment asks of the host.
+//! - [`daemon`]: `slipway-agent run` and `status`, the CodeDeploy host agent daemon.
+//! - [`spec`]: what a deployment asks of the host, and the envelope it comes in.
+//! - [`command_service`]: the signed client of CodeDeploy's host command API.
 //! - [`bundle`]: fetching and unpacking the revision.
 //! - [`install`]: the Install event: files, permissions, cleanup.
 //! - [`hooks`]: running appspec scripts.
@@ -20,7 +22,9 @@
 
 pub mod bundle;
 pub mod clock;
+pub mod command_service;
 pub mod config;
+pub mod daemon;
 pub mod error;
 pub mod executor;
 pub mod hooks;

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use slipway_agent::daemon::{self, RunArgs, shutdown, status_client};
 use slipway_agent::local::{self, LocalArgs, Outcome};
 use slipway_agent::steps::cli::{self as steps, RollbackArgs, Step};
 use slipway_shared::diagnostics::ErrorCode;
@@ -11,8 +12,17 @@ use slipway_shared::diagnostics::ErrorCode;
 #[derive(Debug, Parser)]
 #[command(name = "slipway-agent", version, about)]
 struct Cli {
+    /// Log lines as `human` text or `json`.
+    #[arg(long, global = true, default_value = "human")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -26,6 +36,10 @@ enum Command {
     },
     /// Switch this host back to the previous release and reload, without CodeDeploy.
     Rollback(RollbackArgs),
+    /// Run as the CodeDeploy host agent: poll for commands until SIGTERM.
+    Run(RunArgs),
+    /// Show what the running agent is doing and its last deployment.
+    Status(RunArgs),
 }
 
 /// A step that ran and failed exits 1 like a failed event, with its reason.
@@ -42,13 +56,19 @@ fn step_outcome(result: Result<(), slipway_agent::steps::StepError>) -> anyhow::
 /// Exit codes: 0 deployed, 1 an event failed, 2 the command could not run.
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let default_level = match cli.command {
+        Command::Run(_) => "info",
+        _ => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Human => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -65,6 +85,19 @@ fn main() -> ExitCode {
             Command::Rollback(args) => {
                 step_outcome(steps::rollback(args, &mut std::io::stdout()).await)
             }
+            Command::Run(args) => {
+                let (trigger, stop) = shutdown::channel();
+                tokio::spawn(async move {
+                    wait_for_stop_signal().await;
+                    trigger.trigger();
+                });
+                daemon::run(args, stop).await?;
+                Ok(Outcome::Succeeded)
+            }
+            Command::Status(args) => {
+                status_client::print(args, &mut std::io::stdout()).await?;
+                Ok(Outcome::Succeeded)
+            }
         }
     });
     match result {
@@ -77,5 +110,22 @@ fn main() -> ExitCode {
             );
             ExitCode::from(2)
         }
+    }
+}
+
+/// SIGTERM or SIGINT.
+async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
     }
 }

@@ -75,7 +75,7 @@ async fn main() -> Result<()> {
                 h.http.clone(),
                 h.endpoint.clone(),
                 h.region.clone(),
-                h.credential.clone(),
+                h.credential.to_credentials(),
                 h.agent_version.clone(),
             )
         })

@@ -20,6 +20,19 @@ pub struct IssuedCredential {
     pub principal_arn: String,
 }
 
+impl IssuedCredential {
+    /// The keys as the SDK's signer takes them.
+    pub fn to_credentials(&self) -> aws_credential_types::Credentials {
+        aws_credential_types::Credentials::new(
+            &self.access_key_id,
+            &self.secret_access_key,
+            self.session_token.clone(),
+            self.expiration,
+            "slipway-tests",
+        )
+    }
+}
+
 impl std::fmt::Debug for IssuedCredential {
     // The secret and the session token stay out of logs, as the SDK's own
     // `Credentials` keeps them.

@@ -13,9 +13,6 @@
 //! let the host poll on its own with [`ScriptedHost::spawn`], which handles
 //! commands concurrently as the agent's thread pool does.
 
-mod client;
-mod spec;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,13 +21,22 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub use self::client::{
-    AGENT_VERSION_HEADER, CommandClient, CommandError, DeploymentSpecification, HTTP_READ_TIMEOUT,
-    HostCommand, SIGNING_NAME, SpecificationOutput, TARGET_PREFIX,
-};
-pub use self::spec::{DeploymentSpec, Revision, SpecError};
-use crate::codedeploy::envelope::{self, Envelope, EnvelopeError};
 use crate::credentials::IssuedCredential;
+use slipway_agent::command_service::Flavor;
+pub use slipway_agent::command_service::client::{
+    AGENT_VERSION_HEADER, CommandClient, CommandError, HTTP_READ_TIMEOUT,
+};
+pub use slipway_agent::command_service::types::{
+    CommandStatus, DeploymentSpecification, HostCommand, SpecificationOutput,
+};
+pub use slipway_agent::spec::deployment_spec::SpecError;
+use slipway_agent::spec::envelope::{self, Envelope, EnvelopeError, EnvelopePolicy};
+pub use slipway_agent::spec::{DeploymentSpec, Revision};
+
+/// The SigV4 signing name the scripted hosts use.
+pub const SIGNING_NAME: &str = Flavor::Standard.signing_name();
+/// The prefix of every `X-Amz-Target` the scripted hosts send.
+pub const TARGET_PREFIX: &str = Flavor::Standard.target_prefix();
 use crate::sync::lock;
 
 use slipway_shared::diagnostics::Diagnostics;
@@ -258,7 +264,7 @@ pub enum Ending {
 }
 
 /// One command the host handled.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Handled {
     /// The polled command.
     pub command: HostCommand,
@@ -291,7 +297,7 @@ impl ScriptedHost {
             config.http,
             config.endpoint,
             config.region,
-            config.credential,
+            config.credential.to_credentials(),
             config.agent_version,
         );
         Self {
@@ -377,15 +383,15 @@ impl ScriptedHost {
             .client
             .put_host_command_acknowledgement(&id, Some(&ack))
             .await?;
-        if let Some(status @ ("Succeeded" | "Failed")) = status.as_deref() {
-            if status == "Failed" && noop {
+        if let Some(status) = status.filter(|s| s.is_final()) {
+            if status == CommandStatus::Failed && noop {
                 // As the agent does: it fetches the spec again to re-check
                 // that the command is a noop, and a noop, needing no work,
                 // still succeeds.
                 self.specification(&handled.command).await?;
                 self.complete(
                     &id,
-                    "Succeeded",
+                    CommandStatus::Succeeded,
                     diagnostics(Diagnostics {
                         message: "Succeeded: CompletedNoopCommand".to_owned(),
                         ..Diagnostics::succeeded()
@@ -393,22 +399,31 @@ impl ScriptedHost {
                 )
                 .await?;
             }
-            handled.ending = Ending::SkippedByAck(status.to_owned());
+            handled.ending = Ending::SkippedByAck(status.as_str().to_owned());
             return Ok(handled);
         }
         let (status, report) = match outcome {
-            Outcome::Noop => ("Succeeded", diagnostics(Diagnostics::succeeded())),
+            Outcome::Noop => (
+                CommandStatus::Succeeded,
+                diagnostics(Diagnostics::succeeded()),
+            ),
             Outcome::Succeed(runtime) => {
                 let started = Instant::now();
                 tokio::time::sleep(runtime).await;
                 handled.script_time = started.elapsed();
-                ("Succeeded", diagnostics(Diagnostics::succeeded()))
+                (
+                    CommandStatus::Succeeded,
+                    diagnostics(Diagnostics::succeeded()),
+                )
             }
             Outcome::WaitFor(gate) => {
                 let started = Instant::now();
                 gate.wait().await;
                 handled.script_time = started.elapsed();
-                ("Succeeded", diagnostics(Diagnostics::succeeded()))
+                (
+                    CommandStatus::Succeeded,
+                    diagnostics(Diagnostics::succeeded()),
+                )
             }
             Outcome::Fail {
                 code,
@@ -416,7 +431,7 @@ impl ScriptedHost {
                 message,
                 log,
             } => (
-                "Failed",
+                CommandStatus::Failed,
                 diagnostics(Diagnostics {
                     error_code: code,
                     script_name,
@@ -431,11 +446,16 @@ impl ScriptedHost {
             Outcome::NeverAnswer => unreachable!("returned before the ack"),
         };
         self.complete(&id, status, report).await?;
-        handled.ending = Ending::Completed(status.to_owned());
+        handled.ending = Ending::Completed(status.as_str().to_owned());
         Ok(handled)
     }
 
-    async fn complete(&self, id: &str, status: &str, report: Envelope) -> Result<(), HostError> {
+    async fn complete(
+        &self,
+        id: &str,
+        status: CommandStatus,
+        report: Envelope,
+    ) -> Result<(), HostError> {
         self.client
             .put_host_command_complete(id, status, Some(&report))
             .await?;
@@ -462,13 +482,21 @@ impl ScriptedHost {
             .ok_or_else(|| HostError::NoSpecification {
                 deployment_execution_id: execution.clone(),
             })?;
-        let json = envelope::open(&envelope).map_err(|source| HostError::Envelope {
+        // The simulator hands out TEXT/JSON when a test asks for it: the
+        // scripted hosts treat it as a development endpoint.
+        let policy = EnvelopePolicy {
+            allow_text: true,
+            ..EnvelopePolicy::default()
+        };
+        let json = envelope::open(&envelope, &policy).map_err(|source| HostError::Envelope {
             deployment_execution_id: execution.clone(),
             source,
         })?;
-        let spec = DeploymentSpec::parse(&json).map_err(|source| HostError::Spec {
-            deployment_execution_id: execution.clone(),
-            source,
+        let spec = slipway_agent::spec::deployment_spec::parse(&json).map_err(|source| {
+            HostError::Spec {
+                deployment_execution_id: execution.clone(),
+                source,
+            }
         })?;
         Ok((spec, envelope.format))
     }
@@ -511,10 +539,7 @@ impl ScriptedHost {
 }
 
 fn diagnostics(diagnostics: Diagnostics) -> Envelope {
-    Envelope {
-        format: "JSON".to_owned(),
-        payload: serde_json::to_string(&diagnostics).unwrap_or_default(),
-    }
+    Envelope::json(&diagnostics)
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {
@@ -604,7 +629,59 @@ impl Drop for RunningHost {
 
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
+    use crate::credentials::CredentialStore;
+    use crate::sigv4_verify;
+
+    /// The agent's client signs what the simulator's verifier accepts.
+    #[test]
+    fn signs_calls_the_command_plane_accepts() {
+        let credential = IssuedCredential {
+            access_key_id: "AKIASCRIPTEDHOST0001".to_owned(),
+            secret_access_key: "scripted/host/secret/0123456789abcdefghi".to_owned(),
+            session_token: None,
+            expiration: None,
+            principal_arn: "arn:aws:iam::123456789012:user/host-1".to_owned(),
+        };
+        let store = CredentialStore::default();
+        store.insert(credential.clone());
+        let client = CommandClient::new(
+            reqwest::Client::new(),
+            "http://127.0.0.1:4567",
+            "us-east-1",
+            credential.to_credentials(),
+            "OFFICIAL_1.8.1-test",
+        );
+        let body = br#"{"HostIdentifier":"arn:aws:iam::123456789012:user/host-1"}"#;
+        let now = SystemTime::now();
+        let target = format!("{TARGET_PREFIX}.PollHostCommand");
+        let mut headers = http::HeaderMap::new();
+        // reqwest adds the host header from the URL.
+        headers.insert("host", "127.0.0.1:4567".parse().unwrap());
+        let signed = client
+            .signed_headers(&credential.to_credentials(), &target, body, now)
+            .unwrap();
+        for (name, value) in signed {
+            headers.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        assert_eq!(headers[AGENT_VERSION_HEADER], "OFFICIAL_1.8.1-test");
+        let verified = sigv4_verify::verify(
+            &http::Method::POST,
+            &"/".parse().unwrap(),
+            &headers,
+            body,
+            SIGNING_NAME,
+            "us-east-1",
+            &store,
+            now,
+        );
+        assert_eq!(verified, Ok(credential));
+    }
 
     #[test]
     fn a_script_answers_each_event_with_its_own_outcome_or_the_default() {

@@ -16,7 +16,9 @@ use aws_sdk_codedeploy::types::{
 use fleet::{APPLICATION, Fleet, GROUP};
 use slipway_tests::codedeploy::EnvelopeFormat;
 use slipway_tests::credentials::IssuedCredential;
-use slipway_tests::scripted_host::{Gate, HostCommand, HostConfig, Outcome, Script, ScriptedHost};
+use slipway_tests::scripted_host::{
+    CommandStatus, Gate, HostCommand, HostConfig, Outcome, Script, ScriptedHost,
+};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 /// Short, so a test's last open poll does not hold the simulator up.
@@ -349,13 +351,13 @@ async fn completing_a_command_twice_is_a_client_exception() {
         .put_host_command_acknowledgement(id, None)
         .await
         .unwrap();
-    assert_eq!(status.as_deref(), Some("InProgress"));
+    assert_eq!(status, Some(CommandStatus::InProgress));
     client
-        .put_host_command_complete(id, "Succeeded", None)
+        .put_host_command_complete(id, CommandStatus::Succeeded, None)
         .await
         .unwrap();
     let again = client
-        .put_host_command_complete(id, "Succeeded", None)
+        .put_host_command_complete(id, CommandStatus::Succeeded, None)
         .await
         .unwrap_err();
     assert_eq!(again.kind(), Some("ClientException"), "{again:?}");
@@ -378,16 +380,16 @@ async fn a_host_command_update_reports_the_central_status() {
         .post_host_command_update(id, Some(soon), None)
         .await
         .unwrap();
-    assert_eq!(running.as_deref(), Some("InProgress"));
+    assert_eq!(running, Some(CommandStatus::InProgress));
     client
-        .put_host_command_complete(id, "Succeeded", None)
+        .put_host_command_complete(id, CommandStatus::Succeeded, None)
         .await
         .unwrap();
     let done = client
         .post_host_command_update(id, None, None)
         .await
         .unwrap();
-    assert_eq!(done.as_deref(), Some("Succeeded"));
+    assert_eq!(done, Some(CommandStatus::Succeeded));
     let unknown = client
         .post_host_command_update("no-such-command", None, None)
         .await

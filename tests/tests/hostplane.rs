@@ -71,7 +71,7 @@ async fn scripted_hosts_carry_signed_deployments_to_succeeded() {
             assert_eq!(h.ending, Ending::Completed("Succeeded".to_owned()));
             assert_eq!(h.spec.application_name, "shop");
             assert_eq!(h.spec.deployment_group_name, "web");
-            assert_eq!(h.spec.deployment_creator, "user");
+            assert_eq!(h.spec.creator, "user");
         }
     }
 }

@@ -135,6 +135,7 @@ async fn run_script(scripts: &EventScripts<'_>, hook: &Hook, log: &mut ScriptsLo
         )
     })?;
     let pgid = child.id().map(|id| id as libc::pid_t);
+    let _registered = pgid.map(super::running::register);
     let (tx, mut rx) = mpsc::channel::<(&'static str, String)>(256);
     let readers = [
         tokio::spawn(lines("stdout", child.stdout.take(), tx.clone())),
@@ -240,7 +241,7 @@ async fn lines(
 }
 
 /// SIGTERM to the group, then SIGKILL if anything is left after the grace.
-async fn kill_group(pgid: libc::pid_t) {
+pub(crate) async fn kill_group(pgid: libc::pid_t) {
     signal_group(pgid, libc::SIGTERM);
     let until = Instant::now() + KILL_GRACE;
     while group_alive(pgid) && Instant::now() < until {

@@ -7,7 +7,7 @@
 //! everywhere and the content as a constructed OCTET STRING cut into
 //! 4096-byte segments. We sign in OpenSSL's streaming mode (`PKCS7_STREAM`,
 //! as `openssl cms -sign -stream` does) to hand agents that same shape, which
-//! DER-only parsers reject. `TEXT/JSON` carries the spec as plain text, for
+//! DER-only parsers reject. Opening is the agent's (`slipway_agent::spec::envelope`). `TEXT/JSON` carries the spec as plain text, for
 //! local development.
 
 use openssl::asn1::Asn1Time;
@@ -17,7 +17,6 @@ use openssl::pkcs7::{Pkcs7, Pkcs7Flags};
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::stack::Stack;
-use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::{X509, X509NameBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -50,21 +49,9 @@ pub enum EnvelopeError {
     /// OpenSSL's streamed output was not the S/MIME it writes.
     #[error("openssl wrote an unexpected streamed envelope")]
     StreamShape,
-    /// The payload is not a PEM PKCS7 structure.
-    #[error("envelope payload is not a PEM PKCS7 structure")]
-    ParsePkcs7(#[source] openssl::error::ErrorStack),
-    /// The SignedData's signature does not match its content.
-    #[error("envelope signature does not verify")]
-    Verify(#[source] openssl::error::ErrorStack),
     /// A text envelope must carry UTF-8 (the payload is a JSON string).
     #[error("deployment specification is not UTF-8")]
     NotUtf8,
-    /// The envelope's format is neither PKCS7/JSON nor TEXT/JSON.
-    #[error("unsupported envelope format {format:?}")]
-    UnsupportedFormat {
-        /// The format the envelope named.
-        format: String,
-    },
 }
 
 /// An `Envelope` as the command service's JSON carries it.
@@ -214,36 +201,6 @@ pub fn text_json(spec_json: &[u8]) -> Result<String, EnvelopeError> {
     String::from_utf8(spec_json.to_vec()).map_err(|_| EnvelopeError::NotUtf8)
 }
 
-/// Opens an envelope the way agent 2.0 does: a PKCS7 signature must verify
-/// against the certificate it carries (NOVERIFY: no chain is checked), and
-/// its content is the spec.
-pub fn open(envelope: &Envelope) -> Result<Vec<u8>, EnvelopeError> {
-    match envelope.format.as_str() {
-        PKCS7_JSON => {
-            let p7 =
-                Pkcs7::from_pem(envelope.payload.as_bytes()).map_err(EnvelopeError::ParsePkcs7)?;
-            let no_certs = Stack::new().map_err(EnvelopeError::Verify)?;
-            let empty_store = X509StoreBuilder::new()
-                .map_err(EnvelopeError::Verify)?
-                .build();
-            let mut content = Vec::new();
-            p7.verify(
-                &no_certs,
-                &empty_store,
-                None,
-                Some(&mut content),
-                Pkcs7Flags::NOVERIFY,
-            )
-            .map_err(EnvelopeError::Verify)?;
-            Ok(content)
-        }
-        TEXT_JSON => Ok(envelope.payload.as_bytes().to_vec()),
-        other => Err(EnvelopeError::UnsupportedFormat {
-            format: other.to_owned(),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::process::Command;
@@ -251,6 +208,20 @@ mod tests {
     use base64::Engine;
 
     use super::*;
+
+    /// Opens `envelope` with the agent's own check (signature only, TEXT/JSON allowed).
+    fn open(envelope: &Envelope) -> Result<Vec<u8>, slipway_agent::spec::envelope::EnvelopeError> {
+        use slipway_agent::spec::envelope as agent;
+        let policy = agent::EnvelopePolicy {
+            allow_text: true,
+            ..agent::EnvelopePolicy::default()
+        };
+        let envelope = agent::Envelope {
+            format: envelope.format.clone(),
+            payload: envelope.payload.clone(),
+        };
+        agent::open(&envelope, &policy)
+    }
 
     /// A spec big enough to need several 4096-byte segments.
     fn large_spec() -> Vec<u8> {
@@ -439,16 +410,9 @@ mod tests {
             format: PKCS7_JSON.to_owned(),
             payload: format!("{PEM_BEGIN}{body}\n{PEM_END}"),
         };
-        assert!(matches!(open(&tampered), Err(EnvelopeError::Verify(_))));
-    }
-
-    #[test]
-    fn names_an_unsupported_format() {
-        let envelope = Envelope {
-            format: "XML".to_owned(),
-            payload: String::new(),
-        };
-        let err = open(&envelope).unwrap_err();
-        assert_eq!(err.to_string(), "unsupported envelope format \"XML\"");
+        assert!(matches!(
+            open(&tampered),
+            Err(slipway_agent::spec::envelope::EnvelopeError::Verify(_))
+        ));
     }
 }

@@ -71,7 +71,7 @@ pub(crate) mod server;
 pub(crate) mod state;
 
 pub use clock::Clock;
-pub use envelope::EnvelopeFormat;
+pub use envelope::{EnvelopeFormat, Signer, pkcs7_json};
 pub use server::{
     AwsError, Simulator, SimulatorConfig, SimulatorError, SimulatorHandle, StatusWatch,
 };

@@ -1,6 +1,12 @@
 //! What one deployment asks of this host: the fields of CodeDeploy's
 //! deployment specification that the agent acts on. `local` builds one from
-//! its flags; the daemon will build it from the host command's envelope.
+//! its flags; the daemon builds it from the host command's envelope.
+//!
+//! - [`envelope`]: opening and verifying the envelope the spec comes in.
+//! - [`deployment_spec`]: the spec's JSON, as CodeDeploy sends it.
+
+pub mod deployment_spec;
+pub mod envelope;
 
 use std::path::PathBuf;
 

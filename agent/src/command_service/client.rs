@@ -1,25 +1,52 @@
-//! A client for the CodeDeploy host command service, as the official agent
-//! calls it: `POST /`, JSON 1.1, `X-Amz-Target:
-//! CodeDeployCommandService_v20141006.<Op>`, the agent-version header, and
-//! SigV4 for the service `codedeploy-commands`.
+//! A client of the CodeDeploy host command service, as the official agent
+//! calls it: `POST /`, JSON 1.1, `X-Amz-Target: <prefix>.<Op>`, the
+//! agent-version header, and SigV4 for `codedeploy-commands` (or
+//! `codedeploy-commands-secure` with `enable_auth_policy`). No SDK exists for
+//! this API; retries are the poller's, so this layer never retries.
 
 use std::time::{Duration, SystemTime};
 
-use serde::{Deserialize, Serialize};
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
 use serde_json::{Value, json};
 
-use crate::codedeploy::envelope::Envelope;
-use crate::credentials::IssuedCredential;
-use crate::sigv4_sign::RequestSigner;
+use super::types::{CommandStatus, HostCommand, PollOutput, SpecificationOutput, StatusOutput};
+use crate::spec::envelope::Envelope;
 
-/// The SigV4 signing name (the model's endpointPrefix).
-pub const SIGNING_NAME: &str = "codedeploy-commands";
-/// The prefix of every `X-Amz-Target`.
-pub const TARGET_PREFIX: &str = "CodeDeployCommandService_v20141006";
 /// The header the agent names its version in.
 pub const AGENT_VERSION_HEADER: &str = "x-amz-codedeploy-agent-version";
 /// The official agent's read timeout: a long poll must answer within it.
 pub const HTTP_READ_TIMEOUT: Duration = Duration::from_secs(80);
+
+/// Which of the two models the agent speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Flavor {
+    /// `codedeploy-commands`, target `CodeDeployCommandService_v20141006`.
+    #[default]
+    Standard,
+    /// `codedeploy-commands-secure`, target `CodeDeployCommandService`
+    /// (`enable_auth_policy`).
+    Secure,
+}
+
+impl Flavor {
+    /// The SigV4 signing name (the model's endpointPrefix; never `-fips`).
+    pub const fn signing_name(self) -> &'static str {
+        match self {
+            Flavor::Standard => "codedeploy-commands",
+            Flavor::Secure => "codedeploy-commands-secure",
+        }
+    }
+
+    /// The prefix of every `X-Amz-Target`.
+    pub const fn target_prefix(self) -> &'static str {
+        match self {
+            Flavor::Standard => "CodeDeployCommandService_v20141006",
+            Flavor::Secure => "CodeDeployCommandService",
+        }
+    }
+}
 
 /// Why a command-service call failed.
 #[derive(Debug, thiserror::Error)]
@@ -35,14 +62,25 @@ pub enum CommandError {
         #[source]
         source: reqwest::Error,
     },
+    /// No credentials to sign with.
+    #[error("no credentials to sign {operation}")]
+    Credentials {
+        /// The operation called.
+        operation: String,
+        /// Why.
+        #[source]
+        source: aws_credential_types::provider::error::CredentialsError,
+    },
     /// The request could not be signed.
-    #[error("cannot sign {operation}")]
+    #[error("cannot sign {operation}: {reason}")]
     Sign {
         /// The operation called.
         operation: String,
+        /// Why.
+        reason: String,
     },
     /// The service answered with an AWS error.
-    #[error("{operation} was refused with {status} {kind}")]
+    #[error("{operation} was refused with {status} {kind}: {message}")]
     Service {
         /// The operation called.
         operation: String,
@@ -72,72 +110,65 @@ impl CommandError {
             _ => None,
         }
     }
+
+    /// Whether the service asked us to slow down (the official agent's
+    /// `/throttle|rateexceeded/i` on the error).
+    pub fn is_throttling(&self) -> bool {
+        match self {
+            Self::Service {
+                kind,
+                status,
+                message,
+                ..
+            } => {
+                let text = format!("{kind} {message}").to_lowercase();
+                *status == 429 || text.contains("throttl") || text.contains("rateexceeded")
+            }
+            _ => false,
+        }
+    }
 }
 
-/// A command handed out by PollHostCommand.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct HostCommand {
-    /// Opaque; echoed in the ack and the completion.
-    pub host_command_identifier: String,
-    /// The host the command is for (a substring of ours).
-    pub host_identifier: Option<String>,
-    /// Names the deployment and host for GetDeploymentSpecification.
-    pub deployment_execution_id: String,
-    /// The lifecycle event.
-    pub command_name: Option<String>,
-    /// Opaque.
-    pub nonce: Option<i64>,
-}
-
-/// GetDeploymentSpecification's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct SpecificationOutput {
-    /// Must be `CodeDeploy`.
-    pub deployment_system: Option<String>,
-    /// The envelopes.
-    pub deployment_specification: Option<DeploymentSpecification>,
-}
-
-/// The envelopes of a deployment specification.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DeploymentSpecification {
-    /// The only envelope the agent uses.
-    pub generic_envelope: Option<Envelope>,
-    /// Unused by the agent.
-    pub variant_id: Option<String>,
-    /// Unused by the agent.
-    pub variant_envelope: Option<Envelope>,
-}
-
-/// A signed client of the command service for one set of credentials.
+/// A signed client of the command service.
 #[derive(Debug, Clone)]
 pub struct CommandClient {
     http: reqwest::Client,
     endpoint: String,
     region: String,
-    credential: IssuedCredential,
+    credentials: SharedCredentialsProvider,
     agent_version: String,
+    flavor: Flavor,
 }
 
 impl CommandClient {
-    /// A client of `endpoint` (`http://127.0.0.1:PORT`) that signs with `credential`.
+    /// A client of `endpoint` (`https://codedeploy-commands.…` or
+    /// `http://127.0.0.1:PORT`) signing for `region` with `credentials`.
     pub fn new(
         http: reqwest::Client,
         endpoint: impl Into<String>,
         region: impl Into<String>,
-        credential: IssuedCredential,
+        credentials: impl ProvideCredentials + 'static,
         agent_version: impl Into<String>,
     ) -> Self {
         Self {
             http,
             endpoint: endpoint.into().trim_end_matches('/').to_owned(),
             region: region.into(),
-            credential,
+            credentials: SharedCredentialsProvider::new(credentials),
             agent_version: agent_version.into(),
+            flavor: Flavor::Standard,
         }
+    }
+
+    /// The same client speaking `flavor`.
+    pub fn with_flavor(mut self, flavor: Flavor) -> Self {
+        self.flavor = flavor;
+        self
+    }
+
+    /// The model this client speaks.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
     }
 
     /// An HTTP client with the official agent's read timeout.
@@ -153,12 +184,7 @@ impl CommandClient {
         &self,
         host_identifier: &str,
     ) -> Result<Option<HostCommand>, CommandError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Output {
-            host_command: Option<HostCommand>,
-        }
-        let output: Output = self
+        let output: PollOutput = self
             .call(
                 "PollHostCommand",
                 json!({ "HostIdentifier": host_identifier }),
@@ -188,7 +214,7 @@ impl CommandClient {
         &self,
         host_command_identifier: &str,
         diagnostics: Option<&Envelope>,
-    ) -> Result<Option<String>, CommandError> {
+    ) -> Result<Option<CommandStatus>, CommandError> {
         let mut input = json!({ "HostCommandIdentifier": host_command_identifier });
         if let Some(d) = diagnostics {
             input["Diagnostics"] = json!(d);
@@ -201,12 +227,12 @@ impl CommandClient {
     pub async fn put_host_command_complete(
         &self,
         host_command_identifier: &str,
-        command_status: &str,
+        command_status: CommandStatus,
         diagnostics: Option<&Envelope>,
     ) -> Result<(), CommandError> {
         let mut input = json!({
             "HostCommandIdentifier": host_command_identifier,
-            "CommandStatus": command_status,
+            "CommandStatus": command_status.as_str(),
         });
         if let Some(d) = diagnostics {
             input["Diagnostics"] = json!(d);
@@ -222,7 +248,7 @@ impl CommandClient {
         host_command_identifier: &str,
         estimated_completion: Option<SystemTime>,
         diagnostics: Option<&Envelope>,
-    ) -> Result<Option<String>, CommandError> {
+    ) -> Result<Option<CommandStatus>, CommandError> {
         let mut input = json!({ "HostCommandIdentifier": host_command_identifier });
         if let Some(at) = estimated_completion {
             let epoch = at
@@ -243,7 +269,7 @@ impl CommandClient {
         operation: &str,
         input: Value,
     ) -> Result<T, CommandError> {
-        let target = format!("{TARGET_PREFIX}.{operation}");
+        let target = format!("{}.{operation}", self.flavor.target_prefix());
         let body = serde_json::to_vec(&input).map_err(|source| CommandError::Decode {
             operation: operation.to_owned(),
             source,
@@ -254,7 +280,7 @@ impl CommandClient {
             source,
         };
         if !(200..300).contains(&status) {
-            let error: Value = serde_json::from_slice(&bytes).map_err(decode)?;
+            let error: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let kind = error["__type"].as_str().unwrap_or_default();
             let kind = kind.rsplit('#').next().unwrap_or(kind);
             let kind = kind.split(':').next().unwrap_or(kind).to_owned();
@@ -290,10 +316,19 @@ impl CommandClient {
             url: url.clone(),
             source,
         };
-        let headers = self
-            .signed_headers(target, &body, SystemTime::now())
-            .ok_or_else(|| CommandError::Sign {
+        let credentials = self
+            .credentials
+            .provide_credentials()
+            .await
+            .map_err(|source| CommandError::Credentials {
                 operation: operation.clone(),
+                source,
+            })?;
+        let headers = self
+            .signed_headers(&credentials, target, &body, SystemTime::now())
+            .map_err(|reason| CommandError::Sign {
+                operation: operation.clone(),
+                reason,
             })?;
         let mut request = self.http.post(&url).body(body);
         for (name, value) in headers {
@@ -305,17 +340,21 @@ impl CommandClient {
         Ok((status, bytes.to_vec()))
     }
 
-    /// The headers of a call, the SigV4 ones included.
-    fn signed_headers(
+    /// The headers of a call, the SigV4 ones included: the official agent
+    /// signs content-type, host, the agent version, x-amz-content-sha256,
+    /// x-amz-date and x-amz-target.
+    pub fn signed_headers(
         &self,
+        credentials: &aws_credential_types::Credentials,
         target: &str,
         body: &[u8],
         at: SystemTime,
-    ) -> Option<Vec<(String, String)>> {
-        let host = url::Url::parse(&self.endpoint).ok()?;
-        let host = match host.port() {
-            Some(port) => format!("{}:{port}", host.host_str()?),
-            None => host.host_str()?.to_owned(),
+    ) -> Result<Vec<(String, String)>, String> {
+        let url = url::Url::parse(&self.endpoint).map_err(|e| e.to_string())?;
+        let host = url.host_str().ok_or("the endpoint has no host")?;
+        let host = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
         };
         let mut headers = vec![
             ("host".to_owned(), host),
@@ -326,73 +365,34 @@ impl CommandClient {
             ("x-amz-target".to_owned(), target.to_owned()),
             (AGENT_VERSION_HEADER.to_owned(), self.agent_version.clone()),
         ];
-        let url = format!("{}/", self.endpoint);
-        let signer = RequestSigner {
-            credential: &self.credential,
-            region: &self.region,
-            service: SIGNING_NAME,
-        };
-        let signature = signer.sign_headers("POST", &url, &headers, body, at).ok()?;
-        headers.extend(signature);
+        let mut settings = SigningSettings::default();
+        settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
+        let identity = credentials.clone().into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(self.flavor.signing_name())
+            .time(at)
+            .settings(settings)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let signable = SignableRequest::new(
+            "POST",
+            format!("{}/", self.endpoint),
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| e.to_string())?;
+        let (instructions, _) = sign(signable, &params.into())
+            .map_err(|e| e.to_string())?
+            .into_parts();
+        headers.extend(
+            instructions
+                .headers()
+                .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        );
         // reqwest sets the host header from the URL itself.
         headers.retain(|(name, _)| name != "host");
-        Some(headers)
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct StatusOutput {
-    command_status: Option<String>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::credentials::CredentialStore;
-    use crate::sigv4_verify;
-
-    #[test]
-    fn signs_calls_the_command_plane_accepts() {
-        let credential = IssuedCredential {
-            access_key_id: "AKIASCRIPTEDHOST0001".to_owned(),
-            secret_access_key: "scripted/host/secret/0123456789abcdefghi".to_owned(),
-            session_token: None,
-            expiration: None,
-            principal_arn: "arn:aws:iam::123456789012:user/host-1".to_owned(),
-        };
-        let store = CredentialStore::default();
-        store.insert(credential.clone());
-        let client = CommandClient::new(
-            reqwest::Client::new(),
-            "http://127.0.0.1:4567",
-            "us-east-1",
-            credential.clone(),
-            "OFFICIAL_1.8.1-test",
-        );
-        let body = br#"{"HostIdentifier":"arn:aws:iam::123456789012:user/host-1"}"#;
-        let now = SystemTime::now();
-        let target = format!("{TARGET_PREFIX}.PollHostCommand");
-        let mut headers = http::HeaderMap::new();
-        // reqwest adds the host header from the URL.
-        headers.insert("host", "127.0.0.1:4567".parse().unwrap());
-        for (name, value) in client.signed_headers(&target, body, now).unwrap() {
-            headers.insert(
-                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                value.parse().unwrap(),
-            );
-        }
-        assert_eq!(headers[AGENT_VERSION_HEADER], "OFFICIAL_1.8.1-test");
-        let verified = sigv4_verify::verify(
-            &http::Method::POST,
-            &"/".parse().unwrap(),
-            &headers,
-            body,
-            SIGNING_NAME,
-            "us-east-1",
-            &store,
-            now,
-        );
-        assert_eq!(verified, Ok(credential));
+        Ok(headers)
     }
 }

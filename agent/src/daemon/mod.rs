@@ -1,0 +1,227 @@
+//! `slipway-agent run`: the CodeDeploy host agent daemon. It resolves the
+//! host's identity, fails what a previous run left in progress, serves the
+//! local status API, and polls the host command service until told to stop.
+//!
+//! - [`identity`]: on-premises or EC2 identity, credentials, the endpoint.
+//! - [`poller`]: the poll loop and one command's round trip.
+//! - [`tracking`]: the official ongoing-deployment files.
+//! - [`status`]: the status board and its HTTP API.
+//! - [`status_client`]: `slipway-agent status`.
+//! - [`shutdown`]: the injected stop signal.
+
+pub mod identity;
+pub mod poller;
+pub mod shutdown;
+pub mod status;
+pub mod status_client;
+pub mod tracking;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Executor;
+use crate::clock::SystemClock;
+use crate::command_service::backoff::Backoff;
+use crate::command_service::{CommandClient, Flavor};
+use crate::config::Config;
+use crate::executor::Host;
+use crate::spec::envelope::{EnvelopePolicy, Verification};
+
+/// `slipway-agent run`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// The official `codedeployagent.yml`.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+/// Why the daemon could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration was refused.
+    #[error("cannot load the configuration")]
+    Config(#[source] crate::Error),
+    /// The on-premises identity file was refused.
+    #[error("cannot use the on-premises configuration {path}: {reason}")]
+    OnPremises {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// IMDS did not answer as an EC2 instance's does.
+    #[error("cannot read {path} from the instance metadata service: {reason}")]
+    Imds {
+        /// The metadata path.
+        path: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// `proxy_uri` is not a proxy URL.
+    #[error("proxy_uri {uri:?} is not a usable proxy")]
+    Proxy {
+        /// The value.
+        uri: String,
+        /// Why.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The status API could not listen.
+    #[error("cannot serve the status API on {address}")]
+    Status {
+        /// The address or socket.
+        address: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Runs the daemon until `shutdown`.
+pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), DaemonError> {
+    let config = Config::load(args.config.as_deref()).map_err(DaemonError::Config)?;
+    for (key, line) in &config.unknown_keys {
+        tracing::warn!(key, line, "unknown configuration key, ignored");
+    }
+    let identity = identity::resolve(&config).await?;
+    let endpoint = identity::endpoint(&config, &identity.region, &identity.domain);
+    tracing::info!(
+        host_identifier = %identity.host_identifier,
+        region = %identity.region,
+        %endpoint,
+        "starting"
+    );
+    let client = CommandClient::new(
+        http_client(&config)?,
+        endpoint,
+        identity.region.clone(),
+        identity.credentials.clone(),
+        crate::VERSION,
+    )
+    .with_flavor(if config.enable_auth_policy {
+        Flavor::Secure
+    } else {
+        Flavor::Standard
+    });
+    let s3 = s3_client(&config, &identity).await;
+    let board = status::Board::default();
+    // Deployments matter more than the status API: without it, warn and go on.
+    let server = match serve_status(&config, board.clone(), shutdown.clone()).await {
+        Ok(server) => Some(server),
+        Err(error) => {
+            tracing::warn!(error = %crate::executor::chain(&error), "status API not served");
+            None
+        }
+    };
+    let poller = poller::Poller {
+        client,
+        host_identifier: identity.host_identifier.clone(),
+        tracker: tracking::Tracker::new(&config.root_dir, &config.ongoing_deployment_tracking),
+        policy: envelope_policy(&config),
+        wait_between_runs: Duration::from_secs_f64(config.wait_between_runs),
+        backoff: Backoff::new(Duration::from_secs(config.wait_after_throttle_error)),
+        grace: Duration::from_secs(config.kill_agent_max_wait_time_seconds),
+        board,
+        executor: Executor::new(Host {
+            config,
+            s3: Some(s3),
+            clock: Arc::new(SystemClock),
+            env: std::env::vars_os().collect(),
+        }),
+    };
+    poller.run(shutdown).await;
+    if let Some(server) = server {
+        server.abort();
+    }
+    Ok(())
+}
+
+/// An S3 client signing as the host, in its region, through
+/// `s3_endpoint_override` when set.
+async fn s3_client(config: &Config, identity: &identity::Identity) -> aws_sdk_s3::Client {
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(identity.region.clone()))
+        .credentials_provider(identity.credentials.clone())
+        .load()
+        .await;
+    let mut builder = aws_sdk_s3::config::Builder::from(&shared);
+    if let Some(endpoint) = &config.s3_endpoint_override {
+        builder = builder.endpoint_url(endpoint).force_path_style(true);
+    }
+    aws_sdk_s3::Client::from_conf(builder.build())
+}
+
+/// The envelope policy the configuration asks for.
+pub fn envelope_policy(config: &Config) -> EnvelopePolicy {
+    EnvelopePolicy {
+        verification: match &config.envelope_ca_bundle {
+            Some(ca_bundle) => Verification::Strict {
+                ca_bundle: ca_bundle.clone(),
+                subject_cn: config.envelope_signer_cn.clone(),
+            },
+            None => Verification::SignatureOnly,
+        },
+        allow_text: config.development_endpoint,
+    }
+}
+
+fn http_client(config: &Config) -> Result<reqwest::Client, DaemonError> {
+    let mut builder =
+        reqwest::Client::builder().read_timeout(Duration::from_secs(config.http_read_timeout));
+    if let Some(uri) = &config.proxy_uri {
+        let proxy = reqwest::Proxy::all(uri)
+            .map_err(|source| DaemonError::Proxy {
+                uri: uri.clone(),
+                source,
+            })?
+            .no_proxy(reqwest::NoProxy::from_env());
+        builder = builder.proxy(proxy);
+    }
+    builder.build().map_err(|source| DaemonError::Proxy {
+        uri: config.proxy_uri.clone().unwrap_or_default(),
+        source,
+    })
+}
+
+async fn serve_status(
+    config: &Config,
+    board: status::Board,
+    mut shutdown: shutdown::Shutdown,
+) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
+    let app = status::router(board);
+    if let Some(address) = &config.status_address {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|source| DaemonError::Status {
+                address: address.clone(),
+                source,
+            })?;
+        tracing::info!(%address, "status API listening");
+        return Ok(tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.wait().await })
+                .await;
+        }));
+    }
+    let path = config.status_socket.clone();
+    let fail = |source| DaemonError::Status {
+        address: path.display().to_string(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path).map_err(fail)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660)).map_err(fail)?;
+    }
+    tracing::info!(socket = %path.display(), "status API listening");
+    Ok(tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.wait().await })
+            .await;
+    }))
+}

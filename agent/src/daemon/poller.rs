@@ -1,0 +1,428 @@
+//! The poll loop, as `command_poller.rb` runs it: PollHostCommand, then per
+//! command GetDeploymentSpecification (before the ack; only the
+//! `GenericEnvelope`), the envelope check, PutHostCommandAcknowledgement
+//! (skip when it answers Succeeded or Failed), the tracking file, the
+//! executor, PutHostCommandComplete. Commands run one at a time, which is
+//! also how CodeDeploy hands them to a host: there is never a second
+//! command for a deployment before the first is complete, so nothing runs
+//! twice.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::json;
+use slipway_shared::diagnostics::{Diagnostics, ErrorCode};
+use tracing::Instrument;
+
+use super::shutdown::Shutdown;
+use super::status::{Board, Current, Deployment};
+use super::tracking::Tracker;
+use crate::Executor;
+use crate::command_service::backoff::Backoff;
+use crate::command_service::{CommandClient, CommandError, CommandStatus, HostCommand};
+use crate::spec::DeploymentSpec;
+use crate::spec::envelope::{self, Envelope, EnvelopePolicy};
+
+/// The message the official agent sends for a command a restart interrupted.
+pub const RESTART_MESSAGE: &str = "Failing in-progress lifecycle event after an agent restart.";
+
+/// Everything the loop works with.
+#[derive(Debug)]
+pub struct Poller {
+    /// The signed client.
+    pub client: CommandClient,
+    /// Our HostIdentifier.
+    pub host_identifier: String,
+    /// Runs the events.
+    pub executor: Executor,
+    /// The ongoing-deployment files.
+    pub tracker: Tracker,
+    /// What envelopes are accepted.
+    pub policy: EnvelopePolicy,
+    /// `wait_between_runs`.
+    pub wait_between_runs: Duration,
+    /// The pauses after errors.
+    pub backoff: Backoff,
+    /// How long a running command may go on after the stop signal.
+    pub grace: Duration,
+    /// What the status API shows.
+    pub board: Board,
+}
+
+/// Why a command could not be run, reported as its failure.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("GetDeploymentSpecification failed")]
+    Call(#[from] CommandError),
+    #[error("deployment system is {0:?}, not CodeDeploy")]
+    DeploymentSystem(Option<String>),
+    #[error("the deployment specification has no GenericEnvelope")]
+    NoEnvelope,
+    #[error("the deployment specification envelope was refused")]
+    Envelope(#[from] envelope::EnvelopeError),
+    #[error("the deployment specification was refused")]
+    Spec(#[from] crate::spec::deployment_spec::SpecError),
+}
+
+impl Poller {
+    /// Fails, with code 7, the commands a previous run left in progress.
+    pub async fn recover(&self) {
+        for interrupted in self.tracker.take_interrupted(SystemTime::now()) {
+            let diagnostics = Diagnostics {
+                error_code: ErrorCode::FailedAfterRestart,
+                script_name: String::new(),
+                message: RESTART_MESSAGE.to_owned(),
+                log: String::new(),
+            };
+            let sent = self
+                .complete(
+                    &interrupted.host_command_identifier,
+                    CommandStatus::Failed,
+                    &diagnostics,
+                )
+                .await;
+            match sent {
+                Ok(()) => tracing::warn!(
+                    deployment_id = %interrupted.deployment_id,
+                    "failed the command a restart interrupted (FailedAfterRestart)"
+                ),
+                Err(e) => tracing::warn!(
+                    deployment_id = %interrupted.deployment_id,
+                    error = %crate::executor::chain(&e),
+                    "could not fail the command a restart interrupted"
+                ),
+            }
+            self.board.command("FailedAfterRestart");
+        }
+    }
+
+    /// Polls until `shutdown`; a command running then gets the grace
+    /// period, after which its hooks' process groups are ended.
+    pub async fn run(mut self, mut shutdown: Shutdown) {
+        self.recover().await;
+        while !shutdown.is_triggered() {
+            let started = Instant::now();
+            let polled = tokio::select! {
+                polled = self.client.poll_host_command(&self.host_identifier) => polled,
+                () = shutdown.wait() => break,
+            };
+            let pause = match polled {
+                Ok(command) => {
+                    self.board.polled();
+                    self.backoff.reset();
+                    if let Some(command) = command {
+                        self.handle_until(command, &mut shutdown).await;
+                    }
+                    self.wait_between_runs
+                }
+                Err(error) => {
+                    self.board.poll_failed();
+                    let pause = self.backoff.next(error.is_throttling(), started.elapsed());
+                    tracing::warn!(
+                        error = %crate::executor::chain(&error),
+                        pause_ms = pause.as_millis() as u64,
+                        "PollHostCommand failed; backing off"
+                    );
+                    pause
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = shutdown.wait() => break,
+            }
+        }
+        tracing::info!("stopped polling");
+    }
+
+    async fn handle_until(&self, command: HostCommand, shutdown: &mut Shutdown) {
+        let handling = self.handle(command);
+        tokio::pin!(handling);
+        tokio::select! {
+            () = &mut handling => return,
+            () = shutdown.wait() => {}
+        }
+        tracing::info!(
+            grace_s = self.grace.as_secs(),
+            "stop requested: the running command may finish within the grace period"
+        );
+        if tokio::time::timeout(self.grace, &mut handling)
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        let groups = crate::hooks::running::terminate_all().await;
+        tracing::warn!(
+            ?groups,
+            "grace period over: ended the running hooks' process groups"
+        );
+        handling.await;
+    }
+
+    /// Carries one polled command to its completion.
+    pub async fn handle(&self, command: HostCommand) {
+        let id = command.host_command_identifier.clone();
+        let theirs = command.host_identifier.clone().unwrap_or_default();
+        // The official agent matches by substring; a command for another host is dropped.
+        if !self.host_identifier.contains(&theirs) {
+            tracing::error!(ours = %self.host_identifier, %theirs, "refused a command for another host");
+            self.board.command("Refused");
+            return;
+        }
+        let name = command.command_name.clone().unwrap_or_default();
+        if name.is_empty() {
+            tracing::error!(host_command_identifier = %id, "refused a command without a name");
+            self.board.command("Refused");
+            return;
+        }
+        let spec = self.specification(&command).await;
+        let deployment_id = spec
+            .as_ref()
+            .map(|s| s.deployment_id.clone())
+            .unwrap_or_default();
+        let span = tracing::info_span!("command", deployment_id = %deployment_id, event = %name);
+        self.run_command(command, spec).instrument(span).await;
+    }
+
+    async fn run_command(&self, command: HostCommand, spec: Result<DeploymentSpec, Refusal>) {
+        let id = command.host_command_identifier.clone();
+        let name = command.command_name.clone().unwrap_or_default();
+        if let Err(Refusal::Call(error)) = &spec {
+            // Unacknowledged, the service hands the command out again.
+            tracing::warn!(error = %crate::executor::chain(error), "GetDeploymentSpecification failed");
+            return;
+        }
+        let ack = Envelope::json(&json!({ "IsCommandNoop": false }));
+        match self
+            .client
+            .put_host_command_acknowledgement(&id, Some(&ack))
+            .await
+        {
+            Ok(Some(status)) if status.is_final() => {
+                tracing::info!(
+                    status = status.as_str(),
+                    "the service already ended this command; skipped"
+                );
+                self.board.command("Skipped");
+                return;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                // Unacknowledged, the service hands the command out again.
+                tracing::warn!(error = %crate::executor::chain(&error), "PutHostCommandAcknowledgement failed");
+                return;
+            }
+        }
+        let spec = match spec {
+            Ok(spec) => spec,
+            Err(refusal) => {
+                tracing::error!(error = %crate::executor::chain(&refusal), "nothing runs");
+                let diagnostics = unknown(crate::executor::chain(&refusal));
+                self.finish(&id, &diagnostics).await;
+                self.board.command("Failed");
+                return;
+            }
+        };
+        let Some(event) = command.event() else {
+            let diagnostics = unknown(format!("Unsupported command type: {name}."));
+            self.finish(&id, &diagnostics).await;
+            self.board.command("Failed");
+            return;
+        };
+        if let Err(e) = self.tracker.start(&spec.deployment_id, &id) {
+            tracing::warn!(error = %e, dir = %self.tracker.dir().display(), "cannot write the tracking file");
+        }
+        self.board.started(Current {
+            deployment_id: spec.deployment_id.clone(),
+            event: name.clone(),
+            started_at: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs(),
+        });
+        tracing::info!("running");
+        let started = Instant::now();
+        let diagnostics = self.executor.run_event(&spec, event).await;
+        let seconds = started.elapsed().as_secs_f64();
+        tracing::info!(
+            error_code = diagnostics.error_code.name(),
+            message = %diagnostics.message,
+            "event ended"
+        );
+        self.finish(&id, &diagnostics).await;
+        self.tracker.finish(&spec.deployment_id);
+        let deployment = Deployment {
+            deployment_id: spec.deployment_id.clone(),
+            application_name: spec.application_name.clone(),
+            deployment_group_name: spec.deployment_group_name.clone(),
+            events: Vec::new(),
+        };
+        self.board
+            .finished(&deployment, &name, &diagnostics, seconds);
+    }
+
+    async fn finish(&self, id: &str, diagnostics: &Diagnostics) {
+        let status = if diagnostics.error_code == ErrorCode::Succeeded {
+            CommandStatus::Succeeded
+        } else {
+            CommandStatus::Failed
+        };
+        if let Err(error) = self.complete(id, status, diagnostics).await {
+            tracing::error!(error = %crate::executor::chain(&error), "PutHostCommandComplete failed");
+        }
+    }
+
+    /// PutHostCommandComplete, retried a few times on throttling, 5xx and
+    /// transport errors: losing it would leave the host's event to time out.
+    async fn complete(
+        &self,
+        id: &str,
+        status: CommandStatus,
+        diagnostics: &Diagnostics,
+    ) -> Result<(), CommandError> {
+        let report = Envelope::json(diagnostics);
+        let mut attempt = 0;
+        loop {
+            match self
+                .client
+                .put_host_command_complete(id, status, Some(&report))
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < 3 && retryable(&error) => {
+                    attempt += 1;
+                    let pause = Duration::from_millis(250 << attempt).mul_f64(self.backoff.scale);
+                    tokio::time::sleep(pause).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+fn retryable(error: &CommandError) -> bool {
+    match error {
+        CommandError::Transport { .. } => true,
+        CommandError::Service { status, .. } => *status >= 500 || error.is_throttling(),
+        _ => false,
+    }
+}
+
+fn unknown(message: String) -> Diagnostics {
+    Diagnostics {
+        error_code: ErrorCode::UnknownError,
+        script_name: String::new(),
+        message,
+        log: String::new(),
+    }
+}
+
+impl Poller {
+    async fn specification(&self, command: &HostCommand) -> Result<DeploymentSpec, Refusal> {
+        let output = self
+            .client
+            .get_deployment_specification(&command.deployment_execution_id, &self.host_identifier)
+            .await?;
+        if output.deployment_system.as_deref() != Some("CodeDeploy") {
+            return Err(Refusal::DeploymentSystem(output.deployment_system));
+        }
+        let envelope = output
+            .deployment_specification
+            .and_then(|s| s.generic_envelope)
+            .ok_or(Refusal::NoEnvelope)?;
+        let json = envelope::open(&envelope, &self.policy)?;
+        Ok(crate::spec::deployment_spec::parse(&json)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::http::StatusCode;
+
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::config::Config;
+    use crate::daemon::shutdown;
+    use crate::executor::Host;
+
+    /// A command plane that throttles twice, fails once with a 500, then
+    /// answers with no command.
+    async fn flaky_service(calls: Arc<AtomicUsize>) -> String {
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::post(move || {
+                let calls = calls.clone();
+                async move {
+                    match calls.fetch_add(1, Ordering::SeqCst) {
+                        0 | 1 => (
+                            StatusCode::BAD_REQUEST,
+                            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+                        ),
+                        2 => (
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            r#"{"__type":"ServerException"}"#,
+                        ),
+                        _ => (StatusCode::OK, "{}"),
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn throttling_and_server_errors_back_off_and_polling_goes_on() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let endpoint = flaky_service(calls.clone()).await;
+        let root = tempfile::tempdir().unwrap();
+        let credentials = aws_credential_types::Credentials::new("AKIA", "s", None, None, "t");
+        let board = Board::default();
+        let mut backoff = Backoff::new(Duration::from_secs(60));
+        // 60 s after throttling and 10 s after the 500, shrunk a thousandfold.
+        backoff.scale = 0.001;
+        let poller = Poller {
+            client: CommandClient::new(
+                reqwest::Client::new(),
+                endpoint,
+                "us-east-1",
+                credentials,
+                "t",
+            ),
+            host_identifier: "arn:aws:iam::1:user/h".into(),
+            executor: Executor::new(Host {
+                config: Config {
+                    root_dir: root.path().to_owned(),
+                    ..Config::default()
+                },
+                s3: None,
+                clock: Arc::new(SystemClock),
+                env: Vec::new(),
+            }),
+            tracker: Tracker::new(root.path(), "ongoing-deployment"),
+            policy: EnvelopePolicy::default(),
+            wait_between_runs: Duration::ZERO,
+            backoff,
+            grace: Duration::from_secs(1),
+            board: board.clone(),
+        };
+        let (trigger, stop) = shutdown::channel();
+        let running = tokio::spawn(poller.run(stop));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while calls.load(Ordering::SeqCst) < 6 {
+            assert!(tokio::time::Instant::now() < deadline, "polling stopped");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        trigger.trigger();
+        running.await.unwrap();
+        let metrics = board.metrics();
+        assert!(
+            metrics.contains("slipway_agent_poll_errors_total 3\n"),
+            "{metrics}"
+        );
+    }
+}
