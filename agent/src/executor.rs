@@ -299,16 +299,7 @@ pub fn diagnostics_for(error: &Error) -> Diagnostics {
 }
 
 /// An error and its causes on one line.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use slipway_shared::error_chain as chain;
 
 /// Reads and checks the appspec `name` of the revision at `archive`; the
 /// first error is reported with its line, as `slipway appspec check` does.

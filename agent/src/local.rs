@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
-use rand::RngExt;
 use slipway_shared::appspec::FileExistsBehavior;
 use slipway_shared::bundle::BundleType;
 use slipway_shared::diagnostics::ErrorCode;
@@ -87,7 +86,7 @@ pub async fn run(args: &LocalArgs, out: &mut dyn Write) -> Result<Outcome> {
         _ => None,
     };
     let spec = DeploymentSpec {
-        deployment_id: deployment_id(),
+        deployment_id: slipway_shared::new_deployment_id(),
         deployment_group_id: args.deployment_group_id.clone(),
         deployment_group_name: args.deployment_group_name.clone(),
         application_name: args
@@ -189,16 +188,6 @@ fn events(names: &[String]) -> Result<Vec<LifecycleEvent>> {
             })
         })
         .collect()
-}
-
-/// `d-` and nine characters, like CodeDeploy's ids.
-fn deployment_id() -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut rng = rand::rng();
-    let tail: String = (0..9)
-        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
-        .collect();
-    format!("d-{tail}")
 }
 
 fn revision(location: &str, bundle_type: Option<&str>) -> Result<Revision> {

@@ -517,14 +517,16 @@ impl ScriptedHost {
                             let mut log = lock(&log);
                             match result {
                                 Ok(handled) => log.handled.push(handled),
-                                Err(err) => log.errors.push(error_chain(&err)),
+                                Err(err) => log.errors.push(slipway_shared::error_chain(&err)),
                             }
                         });
                         tokio::time::sleep(host.poll_pause).await;
                     }
                     Ok(None) => tokio::time::sleep(host.poll_pause).await,
                     Err(err) => {
-                        lock(&task_log).errors.push(error_chain(&err));
+                        lock(&task_log)
+                            .errors
+                            .push(slipway_shared::error_chain(&err));
                         tokio::time::sleep(host.error_pause).await;
                     }
                 }
@@ -540,17 +542,6 @@ impl ScriptedHost {
 
 fn diagnostics(diagnostics: Diagnostics) -> Envelope {
     Envelope::json(&diagnostics)
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[derive(Debug, Default)]

@@ -528,17 +528,7 @@ fn network_failure(error: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
-/// The error and its sources, as `{:#}` prints them.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut next = error.source();
-    while let Some(cause) = next {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        next = cause.source();
-    }
-    text
-}
+use slipway_shared::error_chain as chain;
 
 /// An error chain's text with a secret cut out.
 #[derive(Debug)]

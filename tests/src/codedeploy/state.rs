@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
-use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -527,14 +526,7 @@ impl State {
 }
 
 /// A fresh `d-XXXXXXXXX` deployment id.
-pub fn new_deployment_id() -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut rng = rand::rng();
-    let tail: String = (0..9)
-        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
-        .collect();
-    format!("d-{tail}")
-}
+pub use slipway_shared::new_deployment_id;
 
 /// Whether `id` has the shape of a deployment id.
 pub fn is_deployment_id(id: &str) -> bool {
