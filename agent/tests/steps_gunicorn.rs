@@ -29,6 +29,7 @@ struct Stack {
     supervisord: Supervisord,
     // Last, so it is removed after the programs using it have stopped.
     _dir: tempfile::TempDir,
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
 
 fn release(app_root: &Path, id: &str, body: &str) {
@@ -50,17 +51,17 @@ fn gunicorn_program(app_root: &Path, port: u16, extra: &str) -> String {
 
 impl Stack {
     fn start() -> Stack {
+        let serial = stack::serial();
         let dir = tempfile::tempdir().unwrap();
         let app_root = dir.path().join("app");
         release(&app_root, "r1", APP);
         slipway_agent::steps::releases::Releases::new(&app_root)
             .switch_to("r1")
             .unwrap();
-        let gunicorn_port = stack::free_port();
+        let [gunicorn_port, nginx_port] = stack::free_ports::<2>();
         let supervisord = Supervisord::start(&dir.path().join("sv"));
         let program_config =
             supervisord.write_program("gunicorn", &gunicorn_program(&app_root, gunicorn_port, ""));
-        let nginx_port = stack::free_port();
         let nginx_dir = dir.path().join("nginx");
         Nginx::write_config(&nginx_dir, &site(nginx_port, gunicorn_port));
         let nginx = Nginx::start(&nginx_dir, nginx_port);
@@ -71,6 +72,7 @@ impl Stack {
             nginx,
             supervisord,
             _dir: dir,
+            _serial: serial,
         };
         stack.agent(
             &["step", "supervisor-update", "--socket"],
