@@ -67,18 +67,13 @@ pub async fn clients(args: &CredentialsArgs, env: &Env, http: reqwest::Client) -
             })?
     };
     let shared = loader.region(Region::new(region.clone())).load().await;
-    let endpoint = |service: &str| {
-        env.get(&format!("AWS_ENDPOINT_URL_{service}"))
-            .or_else(|| env.get("AWS_ENDPOINT_URL"))
-            .map(str::to_owned)
-    };
     let mut s3 = aws_sdk_s3::config::Builder::from(&shared);
-    if let Some(url) = endpoint("S3") {
+    if let Some(url) = env.endpoint_url("S3") {
         // Local S3 (moto, MinIO) has no per-bucket host names.
         s3 = s3.endpoint_url(url).force_path_style(true);
     }
     let mut codedeploy = aws_sdk_codedeploy::config::Builder::from(&shared);
-    if let Some(url) = endpoint("CODEDEPLOY") {
+    if let Some(url) = env.endpoint_url("CODEDEPLOY") {
         codedeploy = codedeploy.endpoint_url(url);
     }
     Ok(Clients {

@@ -47,6 +47,19 @@ impl Env {
             .filter(|v| !v.is_empty())
     }
 
+    /// The endpoint configured for `service` (`STS`, `S3`, `CODEDEPLOY`):
+    /// `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`, as the AWS
+    /// SDKs resolve them, and none under
+    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`.
+    pub fn endpoint_url(&self, service: &str) -> Option<String> {
+        if self.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") == Some("true") {
+            return None;
+        }
+        self.get(&format!("AWS_ENDPOINT_URL_{service}"))
+            .or_else(|| self.get("AWS_ENDPOINT_URL"))
+            .map(str::to_owned)
+    }
+
     /// Whether this process runs as a GitHub Actions step.
     pub fn is_actions(&self) -> bool {
         crate::github::is_actions(|name| self.get(name).map(str::to_owned))

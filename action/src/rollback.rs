@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_codedeploy::types::RevisionLocation;
 
 use crate::cli::RollbackArgs;
-use crate::deploy::error::{DeployError, Result, describe};
+use crate::deploy::error::{DeployError, Result};
 use crate::deploy::ordering::{self, Deployed, commit_of};
 use crate::deploy::{Job, concurrency, create, finish, follow_options, group_inputs};
 use crate::env::Env;
@@ -79,16 +79,7 @@ pub async fn run(
             job.suffix()
         );
         writeln!(out, "{note}").map_err(w)?;
-        cd.stop_deployment()
-            .deployment_id(id)
-            .auto_rollback_enabled(true)
-            .send()
-            .await
-            .map_err(|e| DeployError::CodeDeploy {
-                operation: "StopDeployment",
-                subject: id.clone(),
-                message: describe(&e),
-            })?;
+        concurrency::stop(cd, id, true).await?;
         let mut outcome = follow::follow(cd, id, &options, out).await?;
         if outcome.rollback.is_none() {
             outcome.rollback = follow_late_rollback(cd, id, &options, out).await?;
@@ -217,11 +208,7 @@ async fn by_deployment(cd: &aws_sdk_codedeploy::Client, id: &str) -> Result<Targ
         .deployment_id(id)
         .send()
         .await
-        .map_err(|e| DeployError::CodeDeploy {
-            operation: "GetDeployment",
-            subject: id.to_owned(),
-            message: describe(&e),
-        })?;
+        .map_err(DeployError::codedeploy("GetDeployment", id))?;
     let info = info.deployment_info();
     let revision =
         info.and_then(|i| i.revision())
@@ -273,11 +260,10 @@ async fn by_commit(
             .set_next_token(token)
             .send()
             .await
-            .map_err(|e| DeployError::CodeDeploy {
-                operation: "ListApplicationRevisions",
-                subject: application.to_owned(),
-                message: describe(&e),
-            })?;
+            .map_err(DeployError::codedeploy(
+                "ListApplicationRevisions",
+                application,
+            ))?;
         for revision in page.revisions() {
             if let Some(commit) = commit_of(Some(revision), "").filter(|c| c.starts_with(&sha)) {
                 return Ok(Target {

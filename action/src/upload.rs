@@ -65,6 +65,22 @@ pub struct Uploaded {
 }
 
 impl Uploaded {
+    fn at(
+        destination: &Destination,
+        key: &str,
+        etag: Option<&str>,
+        version_id: Option<&str>,
+        reused: bool,
+    ) -> Self {
+        Self {
+            bucket: destination.bucket.clone(),
+            key: key.to_owned(),
+            etag: unquote(etag),
+            version_id: version_id.map(str::to_owned),
+            reused,
+        }
+    }
+
     /// `s3://bucket/key`.
     pub fn uri(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
@@ -170,13 +186,13 @@ pub async fn upload(
                 .and_then(|m| m.get(SHA256_METADATA))
                 .is_some_and(|s| *s == sha_hex);
             if same {
-                return Ok(Uploaded {
-                    bucket: destination.bucket.clone(),
-                    key,
-                    etag: unquote(found.e_tag()),
-                    version_id: found.version_id().map(str::to_owned),
-                    reused: true,
-                });
+                return Ok(Uploaded::at(
+                    destination,
+                    &key,
+                    found.e_tag(),
+                    found.version_id(),
+                    true,
+                ));
             }
         }
         Err(err)
@@ -234,13 +250,13 @@ async fn put(
         .send()
         .await
         .map_err(|e| s3_error("PutObject", destination, key, &e))?;
-    Ok(Uploaded {
-        bucket: destination.bucket.clone(),
-        key: key.to_owned(),
-        etag: unquote(out.e_tag()),
-        version_id: out.version_id().map(str::to_owned),
-        reused: false,
-    })
+    Ok(Uploaded::at(
+        destination,
+        key,
+        out.e_tag(),
+        out.version_id(),
+        false,
+    ))
 }
 
 async fn multipart(
@@ -298,13 +314,13 @@ async fn multipart(
         .send()
         .await
         .map_err(|e| s3_error("CompleteMultipartUpload", destination, key, &e))?;
-    Ok(Uploaded {
-        bucket: destination.bucket.clone(),
-        key: key.to_owned(),
-        etag: unquote(done.e_tag()),
-        version_id: done.version_id().map(str::to_owned),
-        reused: false,
-    })
+    Ok(Uploaded::at(
+        destination,
+        key,
+        done.e_tag(),
+        done.version_id(),
+        false,
+    ))
 }
 
 async fn send_parts(

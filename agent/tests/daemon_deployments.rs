@@ -18,6 +18,28 @@ fn revision(host: &Host, bed: &Bed, name: &str, body: &str, hooks: &str) -> comm
     rev
 }
 
+/// A revision whose AfterInstall hook writes its pid (its process group's
+/// id) to the returned marker file, then sleeps for ten minutes.
+fn slow_revision(host: &Host, bed: &Bed) -> (common::Revision, std::path::PathBuf) {
+    let marker = bed.dir.path().join("hook-pid");
+    let hooks = "  AfterInstall:\n    - location: slow.sh\n      timeout: 600\n";
+    let rev = revision(host, bed, "v1", "one\n", hooks);
+    rev.script(
+        "slow.sh",
+        &format!("echo $$ > {}\nexec sleep 600", marker.display()),
+    );
+    (rev, marker)
+}
+
+/// The process group the slow hook wrote to `marker`.
+fn hook_group(marker: &std::path::Path) -> i32 {
+    std::fs::read_to_string(marker)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deployment_succeeds_and_the_next_one_stops_the_previous_revision() {
     let bed = Bed::start().await;
@@ -108,11 +130,7 @@ async fn a_failing_hook_reports_its_diagnostics_to_the_lifecycle_event() {
 
     let id = bed.deploy(&rev, "shop-1.tgz").await;
     assert_eq!(bed.wait_for_end(&id).await, "Failed", "{}", agent.log());
-    let events = bed.lifecycle_events(&id).await;
-    let start = events
-        .iter()
-        .find(|e| e.lifecycle_event_name() == Some("ApplicationStart"))
-        .unwrap();
+    let start = bed.lifecycle_event(&id, "ApplicationStart").await;
     assert_eq!(start.status, Some(LifecycleEventStatus::Failed));
     let diagnostics = start.diagnostics.as_ref().unwrap();
     assert_eq!(
@@ -135,24 +153,14 @@ async fn a_failing_hook_reports_its_diagnostics_to_the_lifecycle_event() {
 async fn an_agent_killed_mid_hook_fails_the_event_after_restart() {
     let bed = Bed::start().await;
     let host = Host::new();
-    let marker = bed.dir.path().join("hook-pid");
-    let hooks = "  AfterInstall:\n    - location: slow.sh\n      timeout: 600\n";
-    let rev = revision(&host, &bed, "v1", "one\n", hooks);
-    rev.script(
-        "slow.sh",
-        &format!("echo $$ > {}\nexec sleep 600", marker.display()),
-    );
+    let (rev, marker) = slow_revision(&host, &bed);
     let mut agent = bed.agent();
 
     let id = bed.deploy(&rev, "shop-1.tgz").await;
     wait_for_file(&marker).await;
     agent.kill();
     // The official agent leaves the hook running too; end it for the test.
-    let pgid: i32 = std::fs::read_to_string(&marker)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pgid = hook_group(&marker);
     // SAFETY: kill has no memory effects.
     unsafe { libc::kill(-pgid, libc::SIGKILL) };
     let tracking = bed.root().join("ongoing-deployment").join(&id);
@@ -160,11 +168,7 @@ async fn an_agent_killed_mid_hook_fails_the_event_after_restart() {
 
     let restarted = bed.agent();
     assert_eq!(bed.wait_for_end(&id).await, "Failed", "{}", restarted.log());
-    let events = bed.lifecycle_events(&id).await;
-    let after = events
-        .iter()
-        .find(|e| e.lifecycle_event_name() == Some("AfterInstall"))
-        .unwrap();
+    let after = bed.lifecycle_event(&id, "AfterInstall").await;
     let diagnostics = after.diagnostics.as_ref().unwrap();
     assert_eq!(
         diagnostics.error_code,
@@ -184,24 +188,14 @@ async fn an_agent_killed_mid_hook_fails_the_event_after_restart() {
 async fn sigterm_mid_hook_ends_the_hook_after_the_grace_and_reports_it() {
     let bed = Bed::start().await;
     let host = Host::new();
-    let marker = bed.dir.path().join("hook-pid");
-    let hooks = "  AfterInstall:\n    - location: slow.sh\n      timeout: 600\n";
-    let rev = revision(&host, &bed, "v1", "one\n", hooks);
-    rev.script(
-        "slow.sh",
-        &format!("echo $$ > {}\nexec sleep 600", marker.display()),
-    );
+    let (rev, marker) = slow_revision(&host, &bed);
     let mut agent = bed.agent();
 
     let id = bed.deploy(&rev, "shop-1.tgz").await;
     wait_for_file(&marker).await;
     let status = tokio::task::block_in_place(|| agent.terminate());
     assert!(status.success(), "{}", agent.log());
-    let pgid: i32 = std::fs::read_to_string(&marker)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pgid = hook_group(&marker);
     // SAFETY: signal 0 only checks existence.
     assert_ne!(
         unsafe { libc::kill(-pgid, 0) },
@@ -209,11 +203,7 @@ async fn sigterm_mid_hook_ends_the_hook_after_the_grace_and_reports_it() {
         "the hook's group is gone"
     );
     assert_eq!(bed.wait_for_end(&id).await, "Failed");
-    let events = bed.lifecycle_events(&id).await;
-    let after = events
-        .iter()
-        .find(|e| e.lifecycle_event_name() == Some("AfterInstall"))
-        .unwrap();
+    let after = bed.lifecycle_event(&id, "AfterInstall").await;
     assert_eq!(after.status, Some(LifecycleEventStatus::Failed));
     assert!(
         !bed.root().join("ongoing-deployment").join(&id).exists(),

@@ -72,8 +72,7 @@ impl CredentialStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, IssuedCredential>> {
-        // A panic while holding the lock cannot leave the map half-written.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.inner)
     }
 }
 

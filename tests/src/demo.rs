@@ -57,13 +57,27 @@ pub async fn run(
 /// scripted host for each whose hooks succeed after [`DEMO_HOOK_TIME`]. They
 /// stand in for real agents until ours runs the hooks.
 pub fn spawn_hosts(sandbox: &Sandbox, count: usize) -> Vec<RunningHost> {
+    spawn_scripted_hosts(sandbox, count, DEMO_HOST_TAG, |_| {
+        Script::all(Outcome::Succeed(DEMO_HOOK_TIME))
+    })
+}
+
+/// Registers `count` on-premises instances, `host-1` and on, tagged with
+/// `tag`, each with its own IAM user's keys accepted by the sandbox, and
+/// starts a scripted host for each, host `i` running `script(i)`.
+pub fn spawn_scripted_hosts(
+    sandbox: &Sandbox,
+    count: usize,
+    tag: (&str, &str),
+    script: impl Fn(usize) -> Script,
+) -> Vec<RunningHost> {
     (1..=count)
         .map(|i| {
             let name = format!("host-{i}");
             let iam_arn = format!("arn:aws:iam::{}:user/{name}", sandbox.account_id());
             let credential = IssuedCredential {
-                access_key_id: format!("AKIADEMOHOST{i:08}"),
-                secret_access_key: format!("demo-host-{i}-secret-0123456789abcdefghij"),
+                access_key_id: format!("AKIAHOST{i:012}"),
+                secret_access_key: format!("scripted-host-{i}-secret-0123456789abcdefghij"),
                 session_token: None,
                 expiration: None,
                 principal_arn: iam_arn.clone(),
@@ -71,14 +85,14 @@ pub fn spawn_hosts(sandbox: &Sandbox, count: usize) -> Vec<RunningHost> {
             sandbox.credential_store().insert(credential.clone());
             sandbox
                 .codedeploy()
-                .register_on_premises_instance(&name, &iam_arn, &[DEMO_HOST_TAG]);
+                .register_on_premises_instance(&name, &iam_arn, &[tag]);
             let config = HostConfig::new(
                 sandbox.codedeploy_endpoint(),
                 sandbox.region(),
                 iam_arn,
                 credential,
             );
-            ScriptedHost::new(config, Script::all(Outcome::Succeed(DEMO_HOOK_TIME))).spawn()
+            ScriptedHost::new(config, script(i)).spawn()
         })
         .collect()
 }

@@ -27,15 +27,9 @@ pub const PROVIDER_NAME: &str = "slipway-web-identity";
 /// AWS SDKs resolve them (and not at all under
 /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`).
 pub fn endpoint_override(env: &Env, explicit: Option<&str>) -> Option<String> {
-    if let Some(url) = explicit {
-        return Some(url.to_owned());
-    }
-    if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") == Some("true") {
-        return None;
-    }
-    env.get("AWS_ENDPOINT_URL_STS")
-        .or_else(|| env.get("AWS_ENDPOINT_URL"))
+    explicit
         .map(str::to_owned)
+        .or_else(|| env.endpoint_url("STS"))
 }
 
 /// Checks an endpoint URL before the SDK is given it: an http(s) URL with a
@@ -110,32 +104,15 @@ pub async fn assume(
         .duration_seconds(params.duration.as_secs().try_into().unwrap_or(i32::MAX))
         .web_identity_token(token)
         .set_policy(params.policy.map(str::to_owned))
-        .set_policy_arns((!params.policy_arns.is_empty()).then(|| {
-            params
-                .policy_arns
-                .iter()
-                .map(|arn| PolicyDescriptorType::builder().arn(arn).build())
-                .collect()
-        }))
+        .set_policy_arns(policy_descriptors(params))
         .send()
         .await
         .map_err(|e| StsError::from_sdk(e).redact(token))?;
-    let (Some(creds), Some(user)) = (output.credentials(), output.assumed_role_user()) else {
-        return Err(StsError::incomplete("AssumeRoleWithWebIdentity"));
-    };
-    let expiration = SystemTime::try_from(*creds.expiration())
-        .map_err(|_| StsError::incomplete("AssumeRoleWithWebIdentity"))?;
-    Ok(Assumed {
-        credentials: Credentials::new(
-            creds.access_key_id(),
-            creds.secret_access_key(),
-            Some(creds.session_token().to_owned()),
-            Some(expiration),
-            PROVIDER_NAME,
-        ),
-        assumed_role_arn: user.arn().to_owned(),
-        expiration,
-    })
+    assumed(
+        "AssumeRoleWithWebIdentity",
+        output.credentials(),
+        output.assumed_role_user(),
+    )
 }
 
 /// What role chaining adds to AssumeRole: who calls, and with what.
@@ -180,21 +157,40 @@ pub async fn assume_role(
             (!chain.transitive_tag_keys.is_empty()).then(|| chain.transitive_tag_keys.clone()),
         )
         .set_policy(params.policy.map(str::to_owned))
-        .set_policy_arns((!params.policy_arns.is_empty()).then(|| {
-            params
-                .policy_arns
-                .iter()
-                .map(|arn| PolicyDescriptorType::builder().arn(arn).build())
-                .collect()
-        }))
+        .set_policy_arns(policy_descriptors(params))
         .send()
         .await
         .map_err(StsError::from_sdk)?;
-    let (Some(creds), Some(user)) = (output.credentials(), output.assumed_role_user()) else {
-        return Err(StsError::incomplete("AssumeRole"));
+    assumed(
+        "AssumeRole",
+        output.credentials(),
+        output.assumed_role_user(),
+    )
+}
+
+/// The session policies' ARNs as STS takes them; none when empty.
+fn policy_descriptors(params: &AssumeParams<'_>) -> Option<Vec<PolicyDescriptorType>> {
+    (!params.policy_arns.is_empty()).then(|| {
+        params
+            .policy_arns
+            .iter()
+            .map(|arn| PolicyDescriptorType::builder().arn(arn).build())
+            .collect()
+    })
+}
+
+/// The session an assume call answered with; `operation` names a reply
+/// that lacks its credentials or user.
+fn assumed(
+    operation: &'static str,
+    creds: Option<&aws_sdk_sts::types::Credentials>,
+    user: Option<&aws_sdk_sts::types::AssumedRoleUser>,
+) -> Result<Assumed, StsError> {
+    let (Some(creds), Some(user)) = (creds, user) else {
+        return Err(StsError::incomplete(operation));
     };
-    let expiration = SystemTime::try_from(*creds.expiration())
-        .map_err(|_| StsError::incomplete("AssumeRole"))?;
+    let expiration =
+        SystemTime::try_from(*creds.expiration()).map_err(|_| StsError::incomplete(operation))?;
     Ok(Assumed {
         credentials: Credentials::new(
             creds.access_key_id(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_codedeploy::types::DeploymentStatus;
 
-use crate::deploy::error::{DeployError, Result, describe};
+use crate::deploy::error::{DeployError, Result};
 
 /// What to do when the group is busy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,6 +48,17 @@ pub async fn active(
     application: &str,
     group: &str,
 ) -> Result<Vec<String>> {
+    deployment_ids(cd, application, group, &ACTIVE).await
+}
+
+/// The ids of the group's deployments in `statuses` (any status when
+/// empty), every page.
+pub async fn deployment_ids(
+    cd: &aws_sdk_codedeploy::Client,
+    application: &str,
+    group: &str,
+    statuses: &[DeploymentStatus],
+) -> Result<Vec<String>> {
     let mut ids = Vec::new();
     let mut token = None;
     loop {
@@ -55,21 +66,31 @@ pub async fn active(
             .list_deployments()
             .application_name(application)
             .deployment_group_name(group)
-            .set_include_only_statuses(Some(ACTIVE.to_vec()))
+            .set_include_only_statuses((!statuses.is_empty()).then(|| statuses.to_vec()))
             .set_next_token(token)
             .send()
             .await
-            .map_err(|e| DeployError::CodeDeploy {
-                operation: "ListDeployments",
-                subject: format!("{application}/{group}"),
-                message: describe(&e),
-            })?;
+            .map_err(DeployError::codedeploy(
+                "ListDeployments",
+                format!("{application}/{group}"),
+            ))?;
         ids.extend(page.deployments().iter().cloned());
         token = page.next_token().map(str::to_owned);
         if token.is_none() {
             return Ok(ids);
         }
     }
+}
+
+/// Stops deployment `id`, with CodeDeploy's automatic rollback or without.
+pub async fn stop(cd: &aws_sdk_codedeploy::Client, id: &str, auto_rollback: bool) -> Result<()> {
+    cd.stop_deployment()
+        .deployment_id(id)
+        .auto_rollback_enabled(auto_rollback)
+        .send()
+        .await
+        .map_err(DeployError::codedeploy("StopDeployment", id))?;
+    Ok(())
 }
 
 /// Returns once the group has no active deployment, as `policy` says.
@@ -99,16 +120,7 @@ pub async fn settle(
                     if !announced.contains(id) {
                         writeln!(out, "stopping {id}, active on {group} (if-active: stop)")
                             .map_err(DeployError::Output)?;
-                        cd.stop_deployment()
-                            .deployment_id(id)
-                            .auto_rollback_enabled(false)
-                            .send()
-                            .await
-                            .map_err(|e| DeployError::CodeDeploy {
-                                operation: "StopDeployment",
-                                subject: id.clone(),
-                                message: describe(&e),
-                            })?;
+                        stop(cd, id, false).await?;
                         announced.push(id.clone());
                     }
                 }

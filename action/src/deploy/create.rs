@@ -86,11 +86,10 @@ pub async fn create(cd: &aws_sdk_codedeploy::Client, request: &Request) -> Resul
         .description(truncate(&request.description, 255))
         .send()
         .await
-        .map_err(|e| DeployError::CodeDeploy {
-            operation: "RegisterApplicationRevision",
-            subject: subject.clone(),
-            message: describe(&e),
-        })?;
+        .map_err(DeployError::codedeploy(
+            "RegisterApplicationRevision",
+            subject.clone(),
+        ))?;
     let mut call = cd
         .create_deployment()
         .application_name(&request.application)
@@ -109,11 +108,10 @@ pub async fn create(cd: &aws_sdk_codedeploy::Client, request: &Request) -> Resul
                 .build(),
         );
     }
-    let created = call.send().await.map_err(|e| DeployError::CodeDeploy {
-        operation: "CreateDeployment",
-        subject,
-        message: describe(&e),
-    })?;
+    let created = call
+        .send()
+        .await
+        .map_err(DeployError::codedeploy("CreateDeployment", subject))?;
     Ok(created.deployment_id().unwrap_or_default().to_owned())
 }
 

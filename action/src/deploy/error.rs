@@ -200,6 +200,24 @@ pub enum DeployError {
 /// The deploy path's result.
 pub type Result<T, E = DeployError> = std::result::Result<T, E>;
 
+impl DeployError {
+    /// For `map_err`: CodeDeploy's `operation` on `subject` failed.
+    pub fn codedeploy<E, R>(
+        operation: &'static str,
+        subject: impl Into<String>,
+    ) -> impl FnOnce(aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Self
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        move |e| Self::CodeDeploy {
+            operation,
+            subject: subject.into(),
+            message: describe(&e),
+        }
+    }
+}
+
 /// An SDK error as `Code: message`, without the request's noise.
 pub fn describe<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
 where
@@ -216,16 +234,7 @@ where
                 _ => format!("{e}"),
             }
         }
-        other => {
-            let mut text = other.to_string();
-            let mut source = std::error::Error::source(other);
-            while let Some(s) = source {
-                text.push_str(": ");
-                text.push_str(&s.to_string());
-                source = s.source();
-            }
-            text
-        }
+        other => slipway_shared::error_chain(other),
     }
 }
 

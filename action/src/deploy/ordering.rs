@@ -6,7 +6,8 @@ use std::time::SystemTime;
 use aws_sdk_codedeploy::types::{DeploymentInfo, DeploymentStatus, RevisionLocation};
 use git2::{Oid, Repository};
 
-use crate::deploy::error::{DeployError, Result, describe};
+use crate::deploy::concurrency;
+use crate::deploy::error::{DeployError, Result};
 
 /// A deployment that ended well, and what it deployed.
 #[derive(Debug, Clone)]
@@ -69,32 +70,7 @@ pub async fn deployments(
     group: &str,
     statuses: &[DeploymentStatus],
 ) -> Result<Vec<DeploymentInfo>> {
-    let error = |operation, e: String| DeployError::CodeDeploy {
-        operation,
-        subject: format!("{application}/{group}"),
-        message: e,
-    };
-    let mut ids = Vec::new();
-    let mut token = None;
-    loop {
-        let mut call = cd
-            .list_deployments()
-            .application_name(application)
-            .deployment_group_name(group)
-            .set_next_token(token);
-        if !statuses.is_empty() {
-            call = call.set_include_only_statuses(Some(statuses.to_vec()));
-        }
-        let page = call
-            .send()
-            .await
-            .map_err(|e| error("ListDeployments", describe(&e)))?;
-        ids.extend(page.deployments().iter().cloned());
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+    let ids = concurrency::deployment_ids(cd, application, group, statuses).await?;
     let mut infos = Vec::new();
     for chunk in ids.chunks(25) {
         let batch = cd
@@ -102,7 +78,10 @@ pub async fn deployments(
             .set_deployment_ids(Some(chunk.to_vec()))
             .send()
             .await
-            .map_err(|e| error("BatchGetDeployments", describe(&e)))?;
+            .map_err(DeployError::codedeploy(
+                "BatchGetDeployments",
+                format!("{application}/{group}"),
+            ))?;
         infos.extend(batch.deployments_info().iter().cloned());
     }
     infos.sort_by_key(|i| {

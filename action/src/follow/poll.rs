@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use aws_sdk_codedeploy::types::{DeploymentTarget, LifecycleEvent};
 
-use crate::deploy::error::{DeployError, Result, describe};
+use crate::deploy::error::{DeployError, Result};
 
 /// BatchGetDeploymentTargets takes at most this many ids.
 const BATCH: usize = 25;
@@ -89,14 +89,6 @@ fn time(t: Option<&aws_sdk_codedeploy::primitives::DateTime>) -> Option<SystemTi
     t.and_then(|t| SystemTime::try_from(*t).ok())
 }
 
-fn codedeploy_error(operation: &'static str, id: &str, message: String) -> DeployError {
-    DeployError::CodeDeploy {
-        operation,
-        subject: id.to_owned(),
-        message,
-    }
-}
-
 /// Polls deployment `id` once.
 pub async fn snapshot(cd: &aws_sdk_codedeploy::Client, id: &str) -> Result<Snapshot> {
     let info = cd
@@ -104,7 +96,7 @@ pub async fn snapshot(cd: &aws_sdk_codedeploy::Client, id: &str) -> Result<Snaps
         .deployment_id(id)
         .send()
         .await
-        .map_err(|e| codedeploy_error("GetDeployment", id, describe(&e)))?;
+        .map_err(DeployError::codedeploy("GetDeployment", id))?;
     let info = info.deployment_info();
     let mut snapshot = Snapshot {
         id: id.to_owned(),
@@ -141,7 +133,7 @@ pub async fn snapshot(cd: &aws_sdk_codedeploy::Client, id: &str) -> Result<Snaps
             .set_next_token(token)
             .send()
             .await
-            .map_err(|e| codedeploy_error("ListDeploymentTargets", id, describe(&e)))?;
+            .map_err(DeployError::codedeploy("ListDeploymentTargets", id))?;
         ids.extend(page.target_ids().iter().cloned());
         token = page.next_token().map(str::to_owned);
         if token.is_none() {
@@ -155,7 +147,7 @@ pub async fn snapshot(cd: &aws_sdk_codedeploy::Client, id: &str) -> Result<Snaps
             .set_target_ids(Some(chunk.to_vec()))
             .send()
             .await
-            .map_err(|e| codedeploy_error("BatchGetDeploymentTargets", id, describe(&e)))?;
+            .map_err(DeployError::codedeploy("BatchGetDeploymentTargets", id))?;
         snapshot
             .hosts
             .extend(targets.deployment_targets().iter().filter_map(host));

@@ -12,8 +12,7 @@ use aws_sdk_codedeploy::types::{
     AutoRollbackConfiguration, AutoRollbackEvent, TagFilter, TagFilterType,
 };
 use slipway_tests::Sandbox;
-use slipway_tests::credentials::IssuedCredential;
-use slipway_tests::scripted_host::{HostConfig, Outcome, RunningHost, Script, ScriptedHost};
+use slipway_tests::scripted_host::{Outcome, RunningHost, Script};
 use tempfile::TempDir;
 
 use crate::repo::Repo;
@@ -114,30 +113,7 @@ impl Bed {
             );
         }
         group.send().await.expect("deployment group");
-        let hosts = (1..=setup.hosts)
-            .map(|i| {
-                let name = format!("host-{i}");
-                let iam_arn = format!("arn:aws:iam::{}:user/{name}", sandbox.account_id());
-                let credential = IssuedCredential {
-                    access_key_id: format!("AKIATESTHOST{i:08}"),
-                    secret_access_key: format!("test-host-{i}-secret-0123456789abcdefghij"),
-                    session_token: None,
-                    expiration: None,
-                    principal_arn: iam_arn.clone(),
-                };
-                sandbox.credential_store().insert(credential.clone());
-                sandbox
-                    .codedeploy()
-                    .register_on_premises_instance(&name, &iam_arn, &[TAG]);
-                let config = HostConfig::new(
-                    sandbox.codedeploy_endpoint(),
-                    sandbox.region(),
-                    iam_arn,
-                    credential,
-                );
-                ScriptedHost::new(config, script(i)).spawn()
-            })
-            .collect();
+        let hosts = slipway_tests::demo::spawn_scripted_hosts(&sandbox, setup.hosts, TAG, script);
         Self {
             sandbox,
             hosts,

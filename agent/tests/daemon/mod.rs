@@ -239,6 +239,15 @@ impl Bed {
     }
 
     /// The host's lifecycle events in `deployment_id`.
+    /// Event `name` of host-1 in the deployment; panics if it has none.
+    pub async fn lifecycle_event(&self, deployment_id: &str, name: &str) -> LifecycleEvent {
+        self.lifecycle_events(deployment_id)
+            .await
+            .into_iter()
+            .find(|e| e.lifecycle_event_name() == Some(name))
+            .unwrap_or_else(|| panic!("{deployment_id} has no {name} on host-1"))
+    }
+
     pub async fn lifecycle_events(&self, deployment_id: &str) -> Vec<LifecycleEvent> {
         self.codedeploy
             .batch_get_deployment_targets()
