@@ -37,7 +37,7 @@ pub async fn clients(args: &CredentialsArgs, env: &Env, http: reqwest::Client) -
         .get("role-to-assume", args.role_to_assume.as_deref())
         .is_some()
     {
-        let region = Request::from_inputs(args, env)?.region;
+        let request = Request::from_inputs(args, env)?;
         // Masks go to stderr, which the runner scans for workflow commands
         // as it scans stdout, so that stdout stays the command's own
         // (`status --json` is read by scripts).
@@ -51,12 +51,12 @@ pub async fn clients(args: &CredentialsArgs, env: &Env, http: reqwest::Client) -
         };
         // Assumed now, as `slipway credentials` would (a refusal diagnosed),
         // so it is reported before any bundling.
-        let provider = credentials::session(args, &mut cx)
+        let provider = credentials::session(&request, &mut cx)
             .await?
             .into_provider(SharedTimeSource::default());
         loader = loader.credentials_provider(provider.clone());
         role = Some(provider);
-        region
+        request.region
     } else {
         inputs
             .get("aws-region", args.aws_region.as_deref())

@@ -76,9 +76,8 @@ pub async fn run(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued>
 /// The session of the deploy commands: the role assumed as `slipway
 /// credentials` assumes it (masks, a refusal's diagnosis, role chaining,
 /// proxy, allowed accounts), with nothing exported to later steps.
-pub async fn session(args: &CredentialsArgs, cx: &mut Context<'_>) -> Result<Issued> {
-    let request = Request::from_inputs(args, cx.env)?;
-    within_timeout(&request, assume_checked(&request, cx)).await
+pub async fn session(request: &Request, cx: &mut Context<'_>) -> Result<Issued> {
+    within_timeout(request, assume_checked(request, cx)).await
 }
 
 async fn within_timeout(
