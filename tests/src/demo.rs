@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::Error;
-use crate::credentials::IssuedCredential;
+use crate::agent_hosts::{register_hosts, write_agent_hosts};
 use crate::sandbox::{Sandbox, SandboxBuilder};
 use crate::scripted_host::{HostConfig, Outcome, RunningHost, Script, ScriptedHost};
 
@@ -19,20 +19,48 @@ pub const DEMO_HOST_TAG: (&str, &str) = ("slipway-demo", "web");
 /// for someone following a deployment to watch it move host by host.
 pub const DEMO_HOOK_TIME: Duration = Duration::from_millis(300);
 
-/// Starts `builder`'s sandbox with `hosts` scripted on-premises hosts,
-/// checks every service answers, writes one `export NAME=VALUE` line per
-/// variable to `out` (and to `env_file`, if given), then serves until
-/// `shutdown` completes and stops everything.
+/// Who plays the sandbox's on-premises hosts, all tagged [`DEMO_HOST_TAG`].
+#[derive(Debug, Clone, Copy)]
+pub enum DemoHosts<'a> {
+    /// This many scripted stand-ins, run inside the sandbox, whose hooks
+    /// succeed after [`DEMO_HOOK_TIME`].
+    Scripted(usize),
+    /// This many hosts for agents started separately: each one's official
+    /// configuration files are written under `dir/host-<i>/`.
+    Agents {
+        /// How many.
+        count: usize,
+        /// Where their directories go.
+        dir: &'a Path,
+    },
+}
+
+/// Starts `builder`'s sandbox with its `hosts`, checks every service
+/// answers, writes one `export NAME=VALUE` line per variable to `out` (and
+/// to `env_file`, if given), then serves until `shutdown` completes and
+/// stops everything.
 pub async fn run(
     builder: SandboxBuilder,
-    hosts: usize,
+    hosts: DemoHosts<'_>,
     env_file: Option<&Path>,
     mut out: impl Write,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     let sandbox = builder.start().await?;
     probe(&sandbox).await?;
-    let fleet = spawn_hosts(&sandbox, hosts);
+    let fleet = match hosts {
+        DemoHosts::Scripted(count) => spawn_hosts(&sandbox, count),
+        DemoHosts::Agents { count, dir } => {
+            for agent in write_agent_hosts(&sandbox, count, DEMO_HOST_TAG, dir)? {
+                tracing::info!(
+                    host = %agent.host.name,
+                    config = %agent.config_path().display(),
+                    "host registered; start its agent with this config"
+                );
+            }
+            Vec::new()
+        }
+    };
     let exports = exports(&sandbox.env());
     if let Some(path) = env_file {
         write_env_file(path, &exports)?;
@@ -54,8 +82,8 @@ pub async fn run(
 
 /// Registers `count` on-premises instances, `host-1` and on, tagged with
 /// [`DEMO_HOST_TAG`], each with its own IAM user's keys, and starts a
-/// scripted host for each whose hooks succeed after [`DEMO_HOOK_TIME`]. They
-/// stand in for real agents until ours runs the hooks.
+/// scripted host for each whose hooks succeed after [`DEMO_HOOK_TIME`]: a
+/// fleet that needs no agent processes.
 pub fn spawn_hosts(sandbox: &Sandbox, count: usize) -> Vec<RunningHost> {
     spawn_scripted_hosts(sandbox, count, DEMO_HOST_TAG, |_| {
         Script::all(Outcome::Succeed(DEMO_HOOK_TIME))
@@ -71,28 +99,17 @@ pub fn spawn_scripted_hosts(
     tag: (&str, &str),
     script: impl Fn(usize) -> Script,
 ) -> Vec<RunningHost> {
-    (1..=count)
-        .map(|i| {
-            let name = format!("host-{i}");
-            let iam_arn = format!("arn:aws:iam::{}:user/{name}", sandbox.account_id());
-            let credential = IssuedCredential {
-                access_key_id: format!("AKIAHOST{i:012}"),
-                secret_access_key: format!("scripted-host-{i}-secret-0123456789abcdefghij"),
-                session_token: None,
-                expiration: None,
-                principal_arn: iam_arn.clone(),
-            };
-            sandbox.credential_store().insert(credential.clone());
-            sandbox
-                .codedeploy()
-                .register_on_premises_instance(&name, &iam_arn, &[tag]);
+    register_hosts(sandbox, count, tag)
+        .into_iter()
+        .enumerate()
+        .map(|(i, host)| {
             let config = HostConfig::new(
                 sandbox.codedeploy_endpoint(),
                 sandbox.region(),
-                iam_arn,
-                credential,
+                host.iam_arn,
+                host.credential,
             );
-            ScriptedHost::new(config, script(i)).spawn()
+            ScriptedHost::new(config, script(i + 1)).spawn()
         })
         .collect()
 }

@@ -106,6 +106,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A host's agent configuration could not be written.
+    #[error("write the agent configuration {path}")]
+    WriteAgentConfig {
+        /// The file or directory.
+        path: PathBuf,
+        /// The write error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A trust policy document is not JSON.
     #[error("trust policy of role {role} is not JSON")]
     TrustDocumentJson {

@@ -15,6 +15,8 @@
 //! - [`moto`]: [`Moto`], moto's server from `.venv`.
 //! - [`venv`]: finding `.venv`'s programs (moto, boto3's python, the AWS CLI).
 //! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
+//! - [`agent_hosts`]: on-premises hosts for real agents, each with its own
+//!   IAM user and the official agent's configuration files.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
 //! - [`scripted_host`]: a host that speaks the CodeDeploy command protocol, playing a script.
 //! - [`sigv4`]: signs a request with SigV4 as the SDKs do ([`sigv4_sign`]), and checks
@@ -62,7 +64,8 @@
 //! TrustPolicy::github(&[sub]) | github_like(&[pattern]) | sandbox_issuer()
 //!   .with(Condition::string_equals(claim, &[v]) | Condition::string_like(claim, &[p]))
 //! SigningKey::generate() -> Result<SigningKey, Error>; .sign(&Value) .jwk() .kid()
-//! demo::run(builder, hosts, env_file, out, shutdown).await   (slipway-sandbox's body)
+//! demo::run(builder, DemoHosts, env_file, out, shutdown).await   (slipway-sandbox's body)
+//! agent_hosts::write_agent_hosts(&sandbox, n, tag, dir) -> Result<Vec<AgentHost>, Error>
 //! ```
 //!
 //! # Example
@@ -75,6 +78,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod agent_hosts;
 pub mod claims;
 pub mod codedeploy;
 pub mod credentials;

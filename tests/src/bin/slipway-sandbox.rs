@@ -8,11 +8,16 @@
 //! . .sandbox/env
 //! aws sts get-caller-identity    # arn:aws:iam::123456789012:user/sandbox
 //! ```
+//!
+//! With `--hosts 3 --agents DIR`, three on-premises hosts are registered
+//! and `slipway-agent run --config DIR/host-1/codedeployagent.yml` (and so
+//! on) serves them.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use slipway_tests::demo::DemoHosts;
 use tokio::signal::unix::{SignalKind, signal};
 
 /// Runs the local AWS test bed (OIDC issuer, STS, IMDS, moto) until Ctrl-C.
@@ -25,11 +30,16 @@ struct Args {
     /// Let IMDS answer token-less (IMDSv1) requests.
     #[arg(long)]
     allow_imds_v1: bool,
-    /// Register this many on-premises hosts (tag `slipway-demo=web`) and
-    /// run a scripted host for each whose hooks succeed after a moment, so
-    /// deployments to them run to the end.
+    /// Register this many on-premises hosts (tag `slipway-demo=web`), each
+    /// with its own IAM user. Without --agents, a scripted host plays each
+    /// one, its hooks succeeding after a moment.
     #[arg(long, default_value_t = 0, value_name = "N")]
     hosts: usize,
+    /// Play no hosts: write each one's official `codedeployagent.yml` and
+    /// `codedeploy.onpremises.yml` under DIR/host-<i>/ (with its own
+    /// deployment root and logs there) for `slipway-agent run --config`.
+    #[arg(long, value_name = "DIR")]
+    agents: Option<PathBuf>,
     /// Also write the `export` lines to this file (atomically, once every
     /// service answers; removed again on exit), for scripts to source.
     #[arg(long, value_name = "PATH")]
@@ -72,9 +82,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
             _ = terminate.recv() => {}
         }
     };
+    if args.agents.is_some() && args.hosts == 0 {
+        anyhow::bail!("--agents DIR needs --hosts N (how many hosts to write under DIR)");
+    }
+    let hosts = match &args.agents {
+        Some(dir) => DemoHosts::Agents {
+            count: args.hosts,
+            dir,
+        },
+        None => DemoHosts::Scripted(args.hosts),
+    };
     slipway_tests::demo::run(
         builder,
-        args.hosts,
+        hosts,
         args.env_file.as_deref(),
         std::io::stdout(),
         shutdown,
