@@ -56,6 +56,23 @@ impl AgentHost {
     pub fn status_socket(&self) -> PathBuf {
         self.dir.join("status.sock")
     }
+
+    /// Creates the host's directories and writes its two files, pointing
+    /// at the command plane `endpoint` and S3 at `s3`.
+    pub fn write(&self, endpoint: &str, s3: Option<&str>, region: &str) -> Result<(), Error> {
+        for dir in [self.root_dir(), self.log_dir(), self.dir.join("state/.pid")] {
+            std::fs::create_dir_all(&dir).map_err(|source| Error::WriteAgentConfig {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        write(
+            &self.on_premises_path(),
+            &on_premises_yml(&self.host, region),
+            0o600,
+        )?;
+        write(&self.config_path(), &agent_yml(self, endpoint, s3), 0o644)
+    }
 }
 
 /// Registers `count` on-premises instances, `host-1` and on, tagged with
@@ -103,8 +120,7 @@ pub fn write_agent_hosts(
                 dir: dir.join(&host.name),
                 host,
             };
-            write_files(
-                &agent,
+            agent.write(
                 &sandbox.codedeploy_endpoint(),
                 s3.as_deref(),
                 sandbox.region(),
@@ -112,30 +128,6 @@ pub fn write_agent_hosts(
             Ok(agent)
         })
         .collect()
-}
-
-fn write_files(
-    agent: &AgentHost,
-    endpoint: &str,
-    s3: Option<&str>,
-    region: &str,
-) -> Result<(), Error> {
-    for dir in [
-        agent.root_dir(),
-        agent.log_dir(),
-        agent.dir.join("state/.pid"),
-    ] {
-        std::fs::create_dir_all(&dir).map_err(|source| Error::WriteAgentConfig {
-            path: dir.clone(),
-            source,
-        })?;
-    }
-    write(
-        &agent.on_premises_path(),
-        &on_premises_yml(&agent.host, region),
-        0o600,
-    )?;
-    write(&agent.config_path(), &agent_yml(agent, endpoint, s3), 0o644)
 }
 
 /// The official `codedeployagent.yml`, in the `:key:` form the package

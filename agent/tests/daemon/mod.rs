@@ -2,25 +2,23 @@
 //! on-premises host registered, moto's S3 holding the bundles, and
 //! `slipway-agent run` started as a real process from official-format
 //! `codedeployagent.yml` and `codedeploy.onpremises.yml` files.
+//! [`fleet`] is the bed of several hosts; [`services`] what both beds share.
 
 #![allow(dead_code)]
+
+pub mod fleet;
+pub mod services;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_codedeploy::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
-use aws_sdk_codedeploy::types::{
-    BundleType, LifecycleEvent, RevisionLocation, RevisionLocationType, S3Location, TagFilter,
-    TagFilterType,
-};
-use aws_sdk_s3::primitives::ByteStream;
-use slipway_tests::codedeploy::{Simulator, SimulatorConfig, SimulatorHandle};
-use slipway_tests::credentials::{CredentialStore, IssuedCredential};
+use aws_sdk_codedeploy::types::LifecycleEvent;
+use slipway_tests::codedeploy::SimulatorHandle;
+use slipway_tests::credentials::CredentialStore;
 
 pub const DEADLINE: Duration = Duration::from_secs(90);
 const HOST_ARN: &str = "arn:aws:iam::123456789012:user/host-1";
-const BUCKET: &str = "releases";
 
 /// The simulator, S3 and one host's files.
 pub struct Bed {
@@ -31,16 +29,6 @@ pub struct Bed {
     moto_url: String,
     pub dir: tempfile::TempDir,
     pub status_port: u16,
-}
-
-fn credential(access_key_id: &str, principal_arn: &str) -> IssuedCredential {
-    IssuedCredential {
-        access_key_id: access_key_id.to_owned(),
-        secret_access_key: format!("{access_key_id}/secret/0123456789abcdef"),
-        session_token: None,
-        expiration: None,
-        principal_arn: principal_arn.to_owned(),
-    }
 }
 
 fn free_port() -> u16 {
@@ -54,67 +42,20 @@ fn free_port() -> u16 {
 impl Bed {
     pub async fn start() -> Bed {
         let store = CredentialStore::default();
-        let operator = credential(
-            "AKIAOPERATOR00000001",
-            "arn:aws:iam::123456789012:user/release-manager",
-        );
-        store.insert(operator.clone());
-        store.insert(credential("AKIAHOST000000000001", HOST_ARN));
-        let mut config = SimulatorConfig::new(store);
-        config.poll_wait = Duration::from_secs(2);
-        let sim = Simulator::start(config).await.unwrap();
-        sim.register_on_premises_instance("host-1", HOST_ARN, &[("fleet", "web")]);
-        let codedeploy = aws_sdk_codedeploy::Client::from_conf(
-            aws_sdk_codedeploy::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .endpoint_url(sim.endpoint())
-                .credentials_provider(Credentials::new(
-                    &operator.access_key_id,
-                    &operator.secret_access_key,
-                    None,
-                    None,
-                    "test",
-                ))
-                .retry_config(RetryConfig::disabled())
-                .build(),
-        );
-        codedeploy
-            .create_application()
-            .application_name("shop")
-            .send()
-            .await
-            .unwrap();
-        codedeploy
-            .create_deployment_group()
-            .application_name("shop")
-            .deployment_group_name("web")
-            .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
-            .on_premises_instance_tag_filters(
-                TagFilter::builder()
-                    .key("fleet")
-                    .value("web")
-                    .r#type(TagFilterType::KeyAndValue)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-
+        store.insert(services::credential("AKIAHOST000000000001", HOST_ARN));
+        let (sim, codedeploy) = services::simulator(store).await;
+        sim.register_on_premises_instance("host-1", HOST_ARN, &[services::TAG]);
+        services::create_group(
+            &codedeploy,
+            services::Group {
+                config: "CodeDeployDefault.OneAtATime",
+                rollback_on_failure: false,
+            },
+        )
+        .await;
         let moto = slipway_tests::Moto::start().await.unwrap();
         let moto_url = moto.url().to_owned();
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::new()
-                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-                .region(aws_sdk_s3::config::Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                    "testing", "testing", None, None, "test",
-                ))
-                .endpoint_url(&moto_url)
-                .force_path_style(true)
-                .build(),
-        );
-        s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+        let s3 = services::s3(&moto_url).await;
         let bed = Bed {
             sim,
             codedeploy,
@@ -173,69 +114,17 @@ impl Bed {
                 .unwrap()
                 .as_nanos()
         ));
-        let child = Command::new(env!("CARGO_BIN_EXE_slipway-agent"))
-            .arg("run")
-            .arg("--config")
-            .arg(self.config_path())
-            .env_remove("AWS_HOST_IDENTIFIER")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Agent { child, log }
+        Agent::start(&self.config_path(), log, &[])
     }
 
     /// Packs `revision` as tgz, uploads it and deploys it; returns the deployment id.
     pub async fn deploy(&self, revision: &crate::common::Revision, key: &str) -> String {
-        let bundle = revision.pack("tgz");
-        let put = self
-            .s3
-            .put_object()
-            .bucket(BUCKET)
-            .key(key)
-            .body(ByteStream::from(std::fs::read(&bundle).unwrap()))
-            .send()
-            .await
-            .unwrap();
-        let etag = put.e_tag().unwrap().trim_matches('"').to_owned();
-        let location = RevisionLocation::builder()
-            .revision_type(RevisionLocationType::S3)
-            .s3_location(
-                S3Location::builder()
-                    .bucket(BUCKET)
-                    .key(key)
-                    .bundle_type(BundleType::TarGZip)
-                    .e_tag(etag)
-                    .build(),
-            )
-            .build();
-        self.codedeploy
-            .create_deployment()
-            .application_name("shop")
-            .deployment_group_name("web")
-            .revision(location)
-            .send()
-            .await
-            .unwrap()
-            .deployment_id
-            .unwrap()
+        services::deploy(&self.codedeploy, &self.s3, revision, key, "tgz").await
     }
 
     /// Waits for the deployment's final status.
     pub async fn wait_for_end(&self, deployment_id: &str) -> String {
-        let until = Instant::now() + DEADLINE;
-        loop {
-            match self.sim.deployment_status(deployment_id).as_deref() {
-                Some(s @ ("Succeeded" | "Failed" | "Stopped")) => return s.to_owned(),
-                _ if Instant::now() >= until => {
-                    panic!("{deployment_id} did not end within {DEADLINE:?}")
-                }
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
+        services::wait_for_end(&self.sim, deployment_id, String::new).await
     }
 
     /// The host's lifecycle events in `deployment_id`.
@@ -284,6 +173,25 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// Starts `slipway-agent run --config CONFIG`, its stderr to `log`,
+    /// with `env` added to its environment (and so to its hooks').
+    pub fn start(config: &Path, log: PathBuf, env: &[(&str, &std::ffi::OsStr)]) -> Agent {
+        let child = Command::new(env!("CARGO_BIN_EXE_slipway-agent"))
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .env_remove("AWS_HOST_IDENTIFIER")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Agent { child, log }
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

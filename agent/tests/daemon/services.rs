@@ -1,0 +1,186 @@
+//! What the single-host and multi-host beds share: the simulator, the
+//! operator's clients, the application and group, uploading and deploying
+//! a revision, and waiting for a deployment to end.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_codedeploy::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+use aws_sdk_codedeploy::types::{
+    AutoRollbackConfiguration, AutoRollbackEvent, BundleType, RevisionLocation,
+    RevisionLocationType, S3Location, TagFilter, TagFilterType,
+};
+use aws_sdk_s3::primitives::ByteStream;
+use slipway_tests::codedeploy::{Simulator, SimulatorConfig, SimulatorHandle};
+use slipway_tests::credentials::{CredentialStore, IssuedCredential};
+
+use super::DEADLINE;
+
+const BUCKET: &str = "releases";
+/// Every bed's hosts carry this tag; the group selects it.
+pub const TAG: (&str, &str) = ("fleet", "web");
+
+/// How the group `web` of application `shop` deploys.
+#[derive(Debug, Clone, Copy)]
+pub struct Group {
+    /// The deployment configuration's name.
+    pub config: &'static str,
+    /// Whether a failed deployment rolls back automatically.
+    pub rollback_on_failure: bool,
+}
+
+/// Static keys for `principal_arn`, accepted once in a store.
+pub fn credential(access_key_id: &str, principal_arn: &str) -> IssuedCredential {
+    IssuedCredential {
+        access_key_id: access_key_id.to_owned(),
+        secret_access_key: format!("{access_key_id}/secret/0123456789abcdef"),
+        session_token: None,
+        expiration: None,
+        principal_arn: principal_arn.to_owned(),
+    }
+}
+
+/// The simulator, answering hosts whose keys are in `store` and an
+/// operator; returns it with the operator's CodeDeploy client.
+pub async fn simulator(store: CredentialStore) -> (SimulatorHandle, aws_sdk_codedeploy::Client) {
+    let operator = credential(
+        "AKIAOPERATOR00000001",
+        "arn:aws:iam::123456789012:user/release-manager",
+    );
+    store.insert(operator.clone());
+    let mut config = SimulatorConfig::new(store);
+    config.poll_wait = Duration::from_secs(2);
+    let sim = Simulator::start(config).await.unwrap();
+    let codedeploy = aws_sdk_codedeploy::Client::from_conf(
+        aws_sdk_codedeploy::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(sim.endpoint())
+            .credentials_provider(Credentials::new(
+                &operator.access_key_id,
+                &operator.secret_access_key,
+                None,
+                None,
+                "test",
+            ))
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    (sim, codedeploy)
+}
+
+/// Creates application `shop` and its group `web` over the [`TAG`]ged hosts.
+pub async fn create_group(codedeploy: &aws_sdk_codedeploy::Client, group: Group) {
+    codedeploy
+        .create_application()
+        .application_name("shop")
+        .send()
+        .await
+        .unwrap();
+    let mut create = codedeploy
+        .create_deployment_group()
+        .application_name("shop")
+        .deployment_group_name("web")
+        .deployment_config_name(group.config)
+        .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
+        .on_premises_instance_tag_filters(
+            TagFilter::builder()
+                .key(TAG.0)
+                .value(TAG.1)
+                .r#type(TagFilterType::KeyAndValue)
+                .build(),
+        );
+    if group.rollback_on_failure {
+        create = create.auto_rollback_configuration(
+            AutoRollbackConfiguration::builder()
+                .enabled(true)
+                .events(AutoRollbackEvent::DeploymentFailure)
+                .build(),
+        );
+    }
+    create.send().await.unwrap();
+}
+
+/// An S3 client for moto at `url`, with the bundles' bucket created.
+pub async fn s3(url: &str) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .endpoint_url(url)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    s3
+}
+
+/// Packs `revision` as `kind` (tar, tgz, zip), uploads it as `key` and
+/// deploys it to group `web`; returns the deployment id.
+pub async fn deploy(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    s3: &aws_sdk_s3::Client,
+    revision: &crate::common::Revision,
+    key: &str,
+    kind: &str,
+) -> String {
+    let bundle = revision.pack(kind);
+    let put = s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .body(ByteStream::from(std::fs::read(&bundle).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let bundle_type = match kind {
+        "tar" => BundleType::Tar,
+        "tgz" => BundleType::TarGZip,
+        "zip" => BundleType::Zip,
+        other => panic!("no bundle type {other}"),
+    };
+    let location = RevisionLocation::builder()
+        .revision_type(RevisionLocationType::S3)
+        .s3_location(
+            S3Location::builder()
+                .bucket(BUCKET)
+                .key(key)
+                .bundle_type(bundle_type)
+                .e_tag(put.e_tag().unwrap().trim_matches('"'))
+                .build(),
+        )
+        .build();
+    codedeploy
+        .create_deployment()
+        .application_name("shop")
+        .deployment_group_name("web")
+        .revision(location)
+        .send()
+        .await
+        .unwrap()
+        .deployment_id
+        .unwrap()
+}
+
+/// Waits for the deployment's final status; on timeout, panics with `logs()`.
+pub async fn wait_for_end(
+    sim: &SimulatorHandle,
+    deployment_id: &str,
+    logs: impl Fn() -> String,
+) -> String {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        match sim.deployment_status(deployment_id).as_deref() {
+            Some(s @ ("Succeeded" | "Failed" | "Stopped")) => return s.to_owned(),
+            _ if Instant::now() >= until => {
+                panic!(
+                    "{deployment_id} did not end within {DEADLINE:?}\n{}",
+                    logs()
+                )
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
