@@ -275,3 +275,17 @@ async fn an_agent_started_from_the_written_files_deploys() {
         "the deployment root is the host's own"
     );
 }
+
+#[test]
+fn agents_without_hosts_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_slipway-sandbox"))
+        .arg("--agents")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--agents DIR needs --hosts N"), "{stderr}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
