@@ -10,7 +10,9 @@ use super::gunicorn::{self, Health};
 use super::nginx::Nginx;
 use super::program_config::ProgramConfig;
 use super::releases::Releases;
+use super::rollback::RollBack;
 use super::supervisor::Supervisor;
+use super::validate::Validate;
 use super::{celery, secrets};
 
 /// Where supervisord listens.
@@ -96,6 +98,32 @@ pub struct NginxArgs {
     pub timeout: u64,
 }
 
+/// `step validate`: the release must answer through nginx.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ValidateArgs {
+    /// Where supervisord listens.
+    #[command(flatten)]
+    pub supervisor: SupervisorArgs,
+    /// The app root holding `releases/` and `current`.
+    #[arg(long, env = "SLIPWAY_APP_ROOT")]
+    pub app_root: PathBuf,
+    /// The release that must serve (default: the deployment id).
+    #[arg(long, env = "DEPLOYMENT_ID")]
+    pub release: String,
+    /// The gunicorn program to reload on a switch-back.
+    #[arg(long, default_value = "gunicorn")]
+    pub program: String,
+    /// Celery programs to restart on a switch-back; repeat it.
+    #[arg(long)]
+    pub celery: Vec<String>,
+    /// A URL through nginx whose body contains the release id.
+    #[arg(long)]
+    pub health_url: String,
+    /// Seconds to wait for it (and, on a switch-back, for the previous release).
+    #[arg(long, default_value_t = 60)]
+    pub health_timeout: u64,
+}
+
 /// The built-in steps.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Step {
@@ -115,6 +143,9 @@ pub enum Step {
         #[arg(long, default_value_t = 5)]
         keep: usize,
     },
+    /// Wait for the health URL to report the release; if it never does, switch
+    /// back to the previous release, reload, and fail with the reason (ValidateService).
+    Validate(ValidateArgs),
     /// Refuse stopasgroup; warn when stopwaitsecs is below the task time limit.
     CeleryCheck(CeleryArgs),
     /// Warm-stop the worker (tasks finish) and start it on the current release.
@@ -218,6 +249,28 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
                 let _ = writeln!(out, "releases: removed {removed:?}");
             }
         }
+        Step::Validate(args) => {
+            let releases = Releases::new(&args.app_root);
+            let supervisor = Supervisor::new(&args.supervisor.socket);
+            let deadline = Duration::from_secs(args.health_timeout);
+            let validate = Validate {
+                switch_back: RollBack {
+                    supervisor: &supervisor,
+                    releases: &releases,
+                    program: &args.program,
+                    celery: &args.celery,
+                    health: Some((&args.health_url, deadline)),
+                },
+                url: &args.health_url,
+                release: &args.release,
+                deadline,
+            };
+            validate
+                .run(&mut |line| {
+                    let _ = writeln!(out, "validate: {line}");
+                })
+                .await?;
+        }
         Step::CeleryCheck(args) => {
             celery_check(args, out)?;
         }
@@ -269,16 +322,21 @@ fn celery_check(args: &CeleryArgs, out: &mut dyn Write) -> Result<()> {
 /// starts it, if a bad release left it FATAL) and restarts the workers.
 pub async fn rollback(args: &RollbackArgs, out: &mut dyn Write) -> Result<()> {
     let releases = Releases::new(&args.app_root);
-    let from = releases.current()?.unwrap_or_default();
-    let to = releases.roll_back()?;
-    let _ = writeln!(out, "rollback: current {from} -> {to}");
     let supervisor = Supervisor::new(&args.supervisor.socket);
-    let health = health(&args.health, &to);
-    gunicorn::reload(&supervisor, &args.program, health.as_ref()).await?;
-    let _ = writeln!(out, "rollback: {} reloaded", args.program);
-    for worker in &args.celery {
-        celery::restart(&supervisor, worker).await?;
-        let _ = writeln!(out, "rollback: {worker} restarted");
-    }
+    let back = RollBack {
+        supervisor: &supervisor,
+        releases: &releases,
+        program: &args.program,
+        celery: &args.celery,
+        health: args
+            .health
+            .health_url
+            .as_deref()
+            .map(|url| (url, Duration::from_secs(args.health.health_timeout))),
+    };
+    back.run(&mut |line| {
+        let _ = writeln!(out, "rollback: {line}");
+    })
+    .await?;
     Ok(())
 }

@@ -107,6 +107,18 @@ pub enum StepError {
         /// The last answer or error.
         last: String,
     },
+    /// The release failed ValidateService; `outcome` says whether the host
+    /// was switched back, and the source is the last health answer.
+    #[error("release {release} failed validation; {outcome}")]
+    Validate {
+        /// The release that failed.
+        release: String,
+        /// What was done about it ("switched back to r1 and reloaded gunicorn").
+        outcome: String,
+        /// Why it failed.
+        #[source]
+        source: Box<StepError>,
+    },
     /// nginx refused its config or did not reload.
     #[error("nginx {action} failed: {output}")]
     Nginx {

@@ -145,12 +145,12 @@ pub async fn wait_for_release(health: &Health) -> Result<()> {
                     }
                     Ok(body) => format!(
                         "HTTP {status}: {}",
-                        body.chars().take(200).collect::<String>()
+                        body.trim().chars().take(200).collect::<String>()
                     ),
-                    Err(e) => e.to_string(),
+                    Err(e) => slipway_shared::error_chain(&e),
                 }
             }
-            Err(e) => e.to_string(),
+            Err(e) => slipway_shared::error_chain(&e),
         };
         if tokio::time::Instant::now() >= give_up {
             return Err(health_error(health, last));

@@ -12,6 +12,8 @@
 //! - [`celery`]: the stopasgroup refusal and the warm restart.
 //! - [`nginx`]: `nginx -t`, reload, worker replacement.
 //! - [`secrets`]: SSM Parameter Store to a 0600 env file.
+//! - [`rollback`]: switching back to the previous release and reloading.
+//! - [`validate`]: ValidateService: the health URL through nginx, or a switch-back.
 //! - [`error`]: the steps' errors.
 
 pub mod celery;
@@ -21,8 +23,10 @@ pub mod gunicorn;
 pub mod nginx;
 pub mod program_config;
 pub mod releases;
+pub mod rollback;
 pub mod secrets;
 pub mod supervisor;
+pub mod validate;
 pub mod xmlrpc;
 
 pub use error::StepError;

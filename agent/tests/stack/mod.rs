@@ -221,3 +221,5 @@ pub fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
         .unwrap_or_default();
     Ok((status, body))
 }
+
+pub mod app;
