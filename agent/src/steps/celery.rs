@@ -47,11 +47,16 @@ pub fn check_program(
 /// Warm-stops the worker (waiting for its tasks, up to `stopwaitsecs`) and
 /// starts it again, now on the release `current` points at.
 pub async fn restart(supervisor: &Supervisor, program: &str) -> Result<()> {
-    match supervisor.stop_process(program, true).await {
-        Err(StepError::SupervisorFault { code, .. }) if code == fault::NOT_RUNNING => {}
-        other => other?,
-    }
+    stop(supervisor, program).await?;
     supervisor.start_process(program, true).await
+}
+
+/// Warm-stops the worker, waiting for its tasks; a stopped one is left so.
+pub async fn stop(supervisor: &Supervisor, program: &str) -> Result<()> {
+    match supervisor.stop_process(program, true).await {
+        Err(StepError::SupervisorFault { code, .. }) if code == fault::NOT_RUNNING => Ok(()),
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -119,6 +119,15 @@ pub enum StepError {
         #[source]
         source: Box<StepError>,
     },
+    /// A step's journal could not be read.
+    #[error("cannot read the journal {path}")]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// What was wrong with it.
+        #[source]
+        source: serde_json::Error,
+    },
     /// nginx refused its config or did not reload.
     #[error("nginx {action} failed: {output}")]
     Nginx {

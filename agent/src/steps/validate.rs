@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use super::error::{Result, StepError};
 use super::gunicorn::{self, Health};
-use super::rollback::RollBack;
+use super::switch::Switch;
 
 /// What ValidateService checks and what it switches back on failure.
 #[derive(Debug, Clone)]
 pub struct Validate<'a> {
     /// The switch-back, with the health check it waits for.
-    pub switch_back: RollBack<'a>,
+    pub switch_back: Switch<'a>,
     /// The URL through nginx whose body reports the release.
     pub url: &'a str,
     /// The release that must serve.
@@ -64,7 +64,7 @@ impl Validate<'_> {
         let outcome = if releases.previous()?.is_none() {
             "there is no previous release to switch back to".to_owned()
         } else {
-            match self.switch_back.run(report).await {
+            match self.switch_back.back("validate", report).await {
                 Ok(switched) => format!(
                     "switched back to {} and reloaded {}",
                     switched.to, self.switch_back.program
