@@ -9,22 +9,7 @@ use std::process::Output;
 use stack::app::{APP, Stack, release};
 
 fn validate(stack: &Stack, release: &str, url: &str) -> Output {
-    let root = stack.app_root.display().to_string();
-    stack.agent_unchecked(
-        &["step", "validate"],
-        &[
-            "--socket",
-            &stack.socket(),
-            "--app-root",
-            &root,
-            "--release",
-            release,
-            "--health-url",
-            url,
-            "--health-timeout",
-            "3",
-        ],
-    )
+    stack.validate(release, url, &["--health-timeout", "3"])
 }
 
 fn healthz(stack: &Stack) -> String {

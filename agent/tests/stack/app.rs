@@ -3,7 +3,7 @@
 //! validate and journal tests drive `slipway-agent step …` against.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -111,19 +111,27 @@ impl Stack {
     }
 
     pub fn agent_unchecked(&self, args: &[&str], extra: &[&str]) -> Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_slipway-agent"))
-            .args(args)
-            .args(extra)
-            .output()
-            .unwrap()
+        Self::command(args, extra).output().unwrap()
+    }
+
+    /// `slipway-agent ARGS… EXTRA…`, not yet run.
+    pub fn command(args: &[&str], extra: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_slipway-agent"));
+        command.args(args).args(extra);
+        command
     }
 
     pub fn gunicorn_reload(&self, release: &str) -> Output {
+        self.gunicorn_reload_command(release).output().unwrap()
+    }
+
+    /// `slipway-agent step gunicorn-reload` to `release`, health-checked through nginx.
+    pub fn gunicorn_reload_command(&self, release: &str) -> Command {
         let gunicorn = venv_bin("gunicorn").display().to_string();
         let config = self.program_config.display().to_string();
         let root = self.app_root.display().to_string();
         let url = self.health_url();
-        self.agent_unchecked(
+        Self::command(
             &["step", "gunicorn-reload"],
             &[
                 "--socket",
@@ -142,6 +150,24 @@ impl Stack {
                 &url,
             ],
         )
+    }
+
+    /// `slipway-agent step validate` of `release` against `url`, with `extra` arguments.
+    pub fn validate(&self, release: &str, url: &str, extra: &[&str]) -> Output {
+        let root = self.app_root.display().to_string();
+        let socket = self.socket();
+        let mut args = vec![
+            "--socket",
+            &socket,
+            "--app-root",
+            &root,
+            "--release",
+            release,
+            "--health-url",
+            url,
+        ];
+        args.extend_from_slice(extra);
+        self.agent_unchecked(&["step", "validate"], &args)
     }
 
     pub fn current(&self) -> Option<String> {

@@ -119,6 +119,10 @@ impl Supervisord {
         path
     }
 
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
     pub fn client(&self) -> slipway_agent::steps::supervisor::Supervisor {
         slipway_agent::steps::supervisor::Supervisor::new(&self.socket)
     }
