@@ -55,6 +55,11 @@ pub fn gunicorn_program(app_root: &Path, port: u16, extra: &str) -> String {
 
 impl Stack {
     pub fn start() -> Stack {
+        Self::start_with("")
+    }
+
+    /// With `extra` gunicorn arguments (a later `--workers N` wins).
+    pub fn start_with(extra: &str) -> Stack {
         let serial = super::serial();
         let dir = tempfile::tempdir().unwrap();
         let app_root = dir.path().join("app");
@@ -64,8 +69,10 @@ impl Stack {
             .unwrap();
         let [gunicorn_port, nginx_port] = super::free_ports::<2>();
         let supervisord = Supervisord::start(&dir.path().join("sv"));
-        let program_config =
-            supervisord.write_program("gunicorn", &gunicorn_program(&app_root, gunicorn_port, ""));
+        let program_config = supervisord.write_program(
+            "gunicorn",
+            &gunicorn_program(&app_root, gunicorn_port, extra),
+        );
         let nginx_dir = dir.path().join("nginx");
         Nginx::write_config(&nginx_dir, &site(nginx_port, gunicorn_port));
         let nginx = Nginx::start(&nginx_dir, nginx_port);
@@ -116,7 +123,7 @@ impl Stack {
 
     /// `slipway-agent ARGS… EXTRA…`, not yet run.
     pub fn command(args: &[&str], extra: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_slipway-agent"));
+        let mut command = Command::new(agent_bin());
         command.args(args).args(extra);
         command
     }
@@ -174,6 +181,17 @@ impl Stack {
         slipway_agent::steps::releases::Releases::new(&self.app_root)
             .current()
             .unwrap()
+    }
+}
+
+/// The agent binary: cargo's for tests; `SLIPWAY_AGENT` for the benchmark
+/// example, which cargo gives no binary path.
+pub fn agent_bin() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_slipway-agent") {
+        Some(path) => path.into(),
+        None => std::env::var_os("SLIPWAY_AGENT")
+            .expect("SLIPWAY_AGENT names the slipway-agent binary")
+            .into(),
     }
 }
 
