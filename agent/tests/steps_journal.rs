@@ -161,3 +161,69 @@ fn a_rollback_killed_between_the_switch_and_the_hup_is_finished_by_the_next_step
     assert!(stack.serves("r1"));
     assert_eq!(journal(&stack), "");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_celery_restart_killed_during_the_warm_stop_is_finished_by_starting_the_worker() {
+    let _serial = stack::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let app_root = dir.path().join("app");
+    let sv = stack::Supervisord::start(&dir.path().join("sv"));
+    // A worker whose warm stop takes 3 s, as one finishing a task would.
+    let config = sv.write_program(
+        "celery",
+        "[program:celery]\ncommand=sh -c 'trap \"sleep 3; exit 0\" TERM; while :; do sleep 0.1; done'\n\
+         startsecs=1\nstopasgroup=false\nkillasgroup=true\nstopwaitsecs=30\n",
+    );
+    let client = sv.client();
+    client.update().await.unwrap();
+    client
+        .wait_for("celery", "RUNNING", stack::DEADLINE, |p| p.state == 20)
+        .await
+        .unwrap();
+    let socket = sv.socket.display().to_string();
+    let root = app_root.display().to_string();
+    let config = config.display().to_string();
+    let (first, _) = spawn(Stack::command(
+        &["step", "celery-restart"],
+        &[
+            "--socket",
+            &socket,
+            "--program-config",
+            &config,
+            "--app-root",
+            &root,
+        ],
+    ));
+    let journal = app_root.join(".slipway/celery.journal");
+    wait_until("the warm stop to be journaled", || {
+        std::fs::read_to_string(&journal).is_ok_and(|j| j.contains("\"stopping\""))
+    });
+    client
+        .wait_for("celery", "STOPPING", stack::DEADLINE, |p| p.state == 40)
+        .await
+        .unwrap();
+    kill(first);
+
+    let (next, lines) = spawn(Stack::command(
+        &["step", "recover"],
+        &[
+            "--socket",
+            &socket,
+            "--app-root",
+            &root,
+            "--program",
+            "celery",
+        ],
+    ));
+    let (ok, stdout, stderr) = finish(next, &lines);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("celery: celery-restart (pid")
+            && stdout.contains(
+                "was interrupted after: celery warm stop asked for; finished: celery running"
+            ),
+        "{stdout}"
+    );
+    assert_eq!(client.process_info("celery").await.unwrap().state, 20);
+    assert!(!journal.exists());
+}

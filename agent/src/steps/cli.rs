@@ -350,6 +350,9 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
                     let mut record = Record::new("celery-restart", &args.program);
                     record.workers = vec![args.program.clone()];
                     let mut journal = Journal::begin(app_root, record)?;
+                    journal.note(Event::Stopping {
+                        program: args.program.clone(),
+                    })?;
                     celery::stop(&supervisor, &args.program).await?;
                     journal.note(Event::Stopped {
                         program: args.program.clone(),

@@ -63,6 +63,11 @@ pub enum Event {
         /// "HUP sent" or "started".
         how: String,
     },
+    /// A worker program is being warm-stopped.
+    Stopping {
+        /// The program.
+        program: String,
+    },
     /// A worker program was stopped (warm: its tasks finished).
     Stopped {
         /// The program.
@@ -86,6 +91,7 @@ impl std::fmt::Display for Event {
             Event::Switching { from, to } => write!(f, "about to switch current {from} -> {to}"),
             Event::Switched { from, to } => write!(f, "switched current {from} -> {to}"),
             Event::Reloaded { program, how } => write!(f, "{program}: {how}"),
+            Event::Stopping { program } => write!(f, "{program} warm stop asked for"),
             Event::Stopped { program } => write!(f, "{program} stopped"),
             Event::Started { program } => write!(f, "{program} started"),
             Event::Recovering { pid } => write!(f, "recovery by pid {pid} began"),
