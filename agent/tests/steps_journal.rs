@@ -164,7 +164,6 @@ fn a_rollback_killed_between_the_switch_and_the_hup_is_finished_by_the_next_step
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_celery_restart_killed_during_the_warm_stop_is_finished_by_starting_the_worker() {
-    let _serial = stack::serial();
     let dir = tempfile::tempdir().unwrap();
     let app_root = dir.path().join("app");
     let sv = stack::Supervisord::start(&dir.path().join("sv"));
