@@ -226,3 +226,31 @@ async fn a_celery_restart_killed_during_the_warm_stop_is_finished_by_starting_th
     assert_eq!(client.process_info("celery").await.unwrap().state, 20);
     assert!(!journal.exists());
 }
+
+#[test]
+fn a_step_killed_before_it_changed_anything_leaves_nothing_to_undo() {
+    use slipway_agent::steps::journal::{Journal, Record, Target};
+    let dir = tempfile::tempdir().unwrap();
+    let mut record = Record::new("gunicorn-reload", "gunicorn");
+    record.pid = 4_000_000;
+    record.target = Some(Target::Reverse("r1".into()));
+    Journal::begin(dir.path(), record).unwrap();
+    let root = dir.path().display().to_string();
+    // No supervisord: nothing may be asked of it.
+    let missing = dir.path().join("no.sock").display().to_string();
+    let output = Stack::command(
+        &["step", "recover"],
+        &["--socket", &missing, "--app-root", &root],
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(
+            "gunicorn: gunicorn-reload (pid 4000000) was interrupted after: before changing anything; nothing had changed"
+        ),
+        "{stdout}"
+    );
+    assert!(Journal::open(dir.path(), "gunicorn").unwrap().is_none());
+}
