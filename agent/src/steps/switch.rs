@@ -101,13 +101,29 @@ impl Switch<'_> {
             from: from.clone(),
             to: to.into(),
         })?;
-        self.releases.switch_to(to)?;
+        if let Err(e) = self.releases.switch_to(to) {
+            // A refused or failed rename leaves nothing to undo.
+            if self.releases.current()?.unwrap_or_default() == from {
+                journal.finish()?;
+            }
+            return Err(e);
+        }
         journal.note(Event::Switched {
             from: from.clone(),
             to: to.into(),
         })?;
         report(&format!("current {from} -> {to}"));
-        self.reload_and_restart(&mut journal, report).await?;
+        if let Err(e) = self.reload_and_restart(&mut journal, report).await {
+            let how = match journal.record().target {
+                Some(Target::Reverse(_)) => "reverses",
+                _ => "finishes",
+            };
+            report(&format!(
+                "left half done: the next step on {} (or `slipway-agent step recover`) {how} it",
+                self.program
+            ));
+            return Err(e);
+        }
         // Consistent from here on: current and every program agree.
         journal.finish()?;
         self.wait_for(to).await?;
