@@ -10,7 +10,7 @@
 use super::StepError;
 use super::error::Result;
 use super::program_config::ProgramConfig;
-use super::supervisor::{Supervisor, fault};
+use super::supervisor::{Supervisor, fault, state};
 
 /// Supervisor's default `stopwaitsecs`.
 const DEFAULT_STOPWAITSECS: u64 = 10;
@@ -47,12 +47,30 @@ pub fn check_program(
 /// Warm-stops the worker (waiting for its tasks, up to `stopwaitsecs`) and
 /// starts it again, now on the release `current` points at.
 pub async fn restart(supervisor: &Supervisor, program: &str) -> Result<()> {
-    match supervisor.stop_process(program, true).await {
-        Err(StepError::SupervisorFault { code, .. }) if code == fault::NOT_RUNNING => {}
-        other => other?,
-    }
+    stop(supervisor, program).await?;
     supervisor.start_process(program, true).await
 }
+
+/// Warm-stops the worker, waiting for its tasks; a stopped one is left so.
+pub async fn stop(supervisor: &Supervisor, program: &str) -> Result<()> {
+    match supervisor.stop_process(program, true).await {
+        Err(StepError::SupervisorFault { code, .. }) if code == fault::NOT_RUNNING => {
+            // A stop already under way (a killed step's) is waited out, not
+            // raced: Supervisor cannot start a process that is STOPPING.
+            // It ends by stopwaitsecs at the latest, with a SIGKILL.
+            supervisor
+                .wait_for(program, "STOPPED", STOP_UNDER_WAY, |p| {
+                    p.state != state::STOPPING
+                })
+                .await?;
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// How long a stop already under way is waited for.
+const STOP_UNDER_WAY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 #[cfg(test)]
 mod tests {

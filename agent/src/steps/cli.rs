@@ -6,11 +6,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::Result;
-use super::gunicorn::{self, Health};
+use super::gunicorn;
+use super::journal::{Event, Journal, Record};
 use super::nginx::Nginx;
 use super::program_config::ProgramConfig;
+use super::recover;
 use super::releases::Releases;
 use super::supervisor::Supervisor;
+use super::switch::Switch;
+use super::validate::Validate;
 use super::{celery, secrets};
 
 /// Where supervisord listens.
@@ -77,6 +81,10 @@ pub struct CeleryArgs {
     /// The longest task's time limit in seconds, checked against stopwaitsecs.
     #[arg(long)]
     pub task_time_limit: Option<u64>,
+    /// The app root: with it, the restart is journaled and serialized with
+    /// other steps on the program (see `step recover`).
+    #[arg(long, env = "SLIPWAY_APP_ROOT")]
+    pub app_root: Option<PathBuf>,
 }
 
 /// One nginx.
@@ -94,6 +102,46 @@ pub struct NginxArgs {
     /// Seconds to wait for the workers to be replaced.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+}
+
+/// `step validate`: the release must answer through nginx.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ValidateArgs {
+    /// Where supervisord listens.
+    #[command(flatten)]
+    pub supervisor: SupervisorArgs,
+    /// The app root holding `releases/` and `current`.
+    #[arg(long, env = "SLIPWAY_APP_ROOT")]
+    pub app_root: PathBuf,
+    /// The release that must serve (default: the deployment id).
+    #[arg(long, env = "DEPLOYMENT_ID")]
+    pub release: String,
+    /// The gunicorn program to reload on a switch-back.
+    #[arg(long, default_value = "gunicorn")]
+    pub program: String,
+    /// Celery programs to restart on a switch-back; repeat it.
+    #[arg(long)]
+    pub celery: Vec<String>,
+    /// A URL through nginx whose body contains the release id.
+    #[arg(long)]
+    pub health_url: String,
+    /// Seconds to wait for it (and, on a switch-back, for the previous release).
+    #[arg(long, default_value_t = 60)]
+    pub health_timeout: u64,
+}
+
+/// `step recover`: finish or reverse what a killed step left half done.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RecoverArgs {
+    /// Where supervisord listens.
+    #[command(flatten)]
+    pub supervisor: SupervisorArgs,
+    /// The app root holding `releases/`, `current` and `.slipway/`.
+    #[arg(long, env = "SLIPWAY_APP_ROOT")]
+    pub app_root: PathBuf,
+    /// The Supervisor programs to look at; repeat it.
+    #[arg(long = "program", default_values_t = ["gunicorn".to_owned()])]
+    pub programs: Vec<String>,
 }
 
 /// The built-in steps.
@@ -115,6 +163,12 @@ pub enum Step {
         #[arg(long, default_value_t = 5)]
         keep: usize,
     },
+    /// Wait for the health URL to report the release; if it never does, switch
+    /// back to the previous release, reload, and fail with the reason (ValidateService).
+    Validate(ValidateArgs),
+    /// Finish or reverse a step that was killed half way (each step also does
+    /// this first, for the programs it drives).
+    Recover(RecoverArgs),
     /// Refuse stopasgroup; warn when stopwaitsecs is below the task time limit.
     CeleryCheck(CeleryArgs),
     /// Warm-stop the worker (tasks finish) and start it on the current release.
@@ -163,14 +217,6 @@ pub struct RollbackArgs {
     pub health: HealthArgs,
 }
 
-fn health(args: &HealthArgs, release: &str) -> Option<Health> {
-    args.health_url.as_ref().map(|url| Health {
-        url: url.clone(),
-        release: release.into(),
-        deadline: Duration::from_secs(args.health_timeout),
-    })
-}
-
 fn check_gunicorn(args: &GunicornArgs, out: &mut dyn Write) -> Result<Releases> {
     let releases = Releases::new(&args.app_root);
     let config = ProgramConfig::read(&args.program_config, &args.program)?;
@@ -203,11 +249,30 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
             health: health_args,
             keep,
         } => {
-            let releases = check_gunicorn(args, out)?;
-            releases.switch_to(&args.release)?;
             let supervisor = Supervisor::new(&args.supervisor.socket);
-            let health = health(health_args, &args.release);
-            gunicorn::reload(&supervisor, &args.program, health.as_ref()).await?;
+            let releases = Releases::new(&args.app_root);
+            let _locks = recover::lock_and_recover(
+                &supervisor,
+                &releases,
+                &[&args.program],
+                "gunicorn-reload",
+                &mut say(out, "recover"),
+            )
+            .await?;
+            check_gunicorn(args, out)?;
+            let switch = Switch {
+                supervisor: &supervisor,
+                releases: &releases,
+                program: &args.program,
+                workers: &[],
+                health: health_args
+                    .health_url
+                    .as_deref()
+                    .map(|url| (url, Duration::from_secs(health_args.health_timeout))),
+            };
+            switch
+                .forward("gunicorn-reload", &args.release, &mut say(out, "gunicorn"))
+                .await?;
             let _ = writeln!(
                 out,
                 "gunicorn: {} serves release {}",
@@ -218,12 +283,88 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
                 let _ = writeln!(out, "releases: removed {removed:?}");
             }
         }
+        Step::Validate(args) => {
+            let releases = Releases::new(&args.app_root);
+            let supervisor = Supervisor::new(&args.supervisor.socket);
+            let _locks = recover::lock_and_recover(
+                &supervisor,
+                &releases,
+                &programs(&args.program, &args.celery),
+                "validate",
+                &mut say(out, "recover"),
+            )
+            .await?;
+            let deadline = Duration::from_secs(args.health_timeout);
+            let validate = Validate {
+                switch_back: Switch {
+                    supervisor: &supervisor,
+                    releases: &releases,
+                    program: &args.program,
+                    workers: &args.celery,
+                    health: Some((&args.health_url, deadline)),
+                },
+                url: &args.health_url,
+                release: &args.release,
+                deadline,
+            };
+            validate.run(&mut say(out, "validate")).await?;
+        }
+        Step::Recover(args) => {
+            let releases = Releases::new(&args.app_root);
+            let supervisor = Supervisor::new(&args.supervisor.socket);
+            let mut names: Vec<&str> = args.programs.iter().map(String::as_str).collect();
+            names.sort_unstable();
+            names.dedup();
+            for program in names {
+                let _lock = super::lock::ProgramLock::acquire(
+                    &args.app_root,
+                    program,
+                    "recover",
+                    &mut say(out, "recover"),
+                )
+                .await?;
+                if !recover::recover(&supervisor, &releases, program, &mut say(out, "recover"))
+                    .await?
+                {
+                    let _ = writeln!(out, "recover: {program}: no interrupted step");
+                }
+            }
+        }
         Step::CeleryCheck(args) => {
             celery_check(args, out)?;
         }
         Step::CeleryRestart(args) => {
             celery_check(args, out)?;
-            celery::restart(&Supervisor::new(&args.supervisor.socket), &args.program).await?;
+            let supervisor = Supervisor::new(&args.supervisor.socket);
+            match &args.app_root {
+                Some(app_root) => {
+                    let releases = Releases::new(app_root);
+                    let _locks = recover::lock_and_recover(
+                        &supervisor,
+                        &releases,
+                        &[&args.program],
+                        "celery-restart",
+                        &mut say(out, "recover"),
+                    )
+                    .await?;
+                    let mut record = Record::new("celery-restart", &args.program);
+                    record.workers = vec![args.program.clone()];
+                    let mut journal = Journal::begin(app_root, record)?;
+                    journal.note(Event::Stopping {
+                        program: args.program.clone(),
+                    })?;
+                    celery::stop(&supervisor, &args.program).await?;
+                    journal.note(Event::Stopped {
+                        program: args.program.clone(),
+                    })?;
+                    supervisor.start_process(&args.program, true).await?;
+                    journal.note(Event::Started {
+                        program: args.program.clone(),
+                    })?;
+                    journal.finish()?;
+                }
+                None => celery::restart(&supervisor, &args.program).await?,
+            }
             let _ = writeln!(out, "celery: {} warm-stopped and started", args.program);
         }
         Step::NginxReload(args) => {
@@ -269,16 +410,40 @@ fn celery_check(args: &CeleryArgs, out: &mut dyn Write) -> Result<()> {
 /// starts it, if a bad release left it FATAL) and restarts the workers.
 pub async fn rollback(args: &RollbackArgs, out: &mut dyn Write) -> Result<()> {
     let releases = Releases::new(&args.app_root);
-    let from = releases.current()?.unwrap_or_default();
-    let to = releases.roll_back()?;
-    let _ = writeln!(out, "rollback: current {from} -> {to}");
     let supervisor = Supervisor::new(&args.supervisor.socket);
-    let health = health(&args.health, &to);
-    gunicorn::reload(&supervisor, &args.program, health.as_ref()).await?;
-    let _ = writeln!(out, "rollback: {} reloaded", args.program);
-    for worker in &args.celery {
-        celery::restart(&supervisor, worker).await?;
-        let _ = writeln!(out, "rollback: {worker} restarted");
-    }
+    let _locks = recover::lock_and_recover(
+        &supervisor,
+        &releases,
+        &programs(&args.program, &args.celery),
+        "rollback",
+        &mut say(out, "recover"),
+    )
+    .await?;
+    let switch = Switch {
+        supervisor: &supervisor,
+        releases: &releases,
+        program: &args.program,
+        workers: &args.celery,
+        health: args
+            .health
+            .health_url
+            .as_deref()
+            .map(|url| (url, Duration::from_secs(args.health.health_timeout))),
+    };
+    switch.back("rollback", &mut say(out, "rollback")).await?;
     Ok(())
+}
+
+/// A report callback printing `prefix: line` on `out`.
+fn say<'a>(out: &'a mut dyn Write, prefix: &'a str) -> impl FnMut(&str) + 'a {
+    move |line| {
+        let _ = writeln!(out, "{prefix}: {line}");
+    }
+}
+
+/// The gunicorn program and the workers, for the locks.
+fn programs<'a>(program: &'a str, workers: &'a [String]) -> Vec<&'a str> {
+    std::iter::once(program)
+        .chain(workers.iter().map(String::as_str))
+        .collect()
 }

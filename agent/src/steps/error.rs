@@ -107,6 +107,27 @@ pub enum StepError {
         /// The last answer or error.
         last: String,
     },
+    /// The release failed ValidateService; `outcome` says whether the host
+    /// was switched back, and the source is the last health answer.
+    #[error("release {release} failed validation; {outcome}")]
+    Validate {
+        /// The release that failed.
+        release: String,
+        /// What was done about it ("switched back to r1 and reloaded gunicorn").
+        outcome: String,
+        /// Why it failed.
+        #[source]
+        source: Box<StepError>,
+    },
+    /// A step's journal could not be read.
+    #[error("cannot read the journal {path}")]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// What was wrong with it.
+        #[source]
+        source: serde_json::Error,
+    },
     /// nginx refused its config or did not reload.
     #[error("nginx {action} failed: {output}")]
     Nginx {

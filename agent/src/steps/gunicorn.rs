@@ -114,17 +114,24 @@ pub struct Health {
 /// A program that is not running (e.g. FATAL after a bad release) is
 /// started instead, since a HUP cannot reach it.
 pub async fn reload(supervisor: &Supervisor, program: &str, health: Option<&Health>) -> Result<()> {
+    reload_program(supervisor, program).await?;
+    match health {
+        Some(health) => wait_for_release(health).await,
+        None => Ok(()),
+    }
+}
+
+/// HUPs the program, or starts it when it is not running; says which.
+pub async fn reload_program(supervisor: &Supervisor, program: &str) -> Result<&'static str> {
     let info = supervisor.process_info(program).await?;
     // A program still in startsecs is STARTING yet already serving; Supervisor
     // signals it as it would a RUNNING one.
     if info.state == state::RUNNING || info.state == state::STARTING {
         supervisor.signal_process(program, "HUP").await?;
+        Ok("HUP sent")
     } else {
         supervisor.start_process(program, true).await?;
-    }
-    match health {
-        Some(health) => wait_for_release(health).await,
-        None => Ok(()),
+        Ok("started")
     }
 }
 
@@ -145,12 +152,12 @@ pub async fn wait_for_release(health: &Health) -> Result<()> {
                     }
                     Ok(body) => format!(
                         "HTTP {status}: {}",
-                        body.chars().take(200).collect::<String>()
+                        body.trim().chars().take(200).collect::<String>()
                     ),
-                    Err(e) => e.to_string(),
+                    Err(e) => slipway_shared::error_chain(&e),
                 }
             }
-            Err(e) => e.to_string(),
+            Err(e) => slipway_shared::error_chain(&e),
         };
         if tokio::time::Instant::now() >= give_up {
             return Err(health_error(health, last));

@@ -12,17 +12,27 @@
 //! - [`celery`]: the stopasgroup refusal and the warm restart.
 //! - [`nginx`]: `nginx -t`, reload, worker replacement.
 //! - [`secrets`]: SSM Parameter Store to a 0600 env file.
+//! - [`switch`]: a journaled switch of releases, forward or back, and its reload.
+//! - [`journal`]: what a step did, durably, so a killed one can be taken over.
+//! - [`lock`]: one step at a time per Supervisor program (flock).
+//! - [`recover`]: finishing or reversing what a killed step left half done.
+//! - [`validate`]: ValidateService: the health URL through nginx, or a switch-back.
 //! - [`error`]: the steps' errors.
 
 pub mod celery;
 pub mod cli;
 pub mod error;
 pub mod gunicorn;
+pub mod journal;
+pub mod lock;
 pub mod nginx;
 pub mod program_config;
+pub mod recover;
 pub mod releases;
 pub mod secrets;
 pub mod supervisor;
+pub mod switch;
+pub mod validate;
 pub mod xmlrpc;
 
 pub use error::StepError;

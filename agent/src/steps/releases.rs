@@ -29,6 +29,11 @@ impl Releases {
         self.app_root.join("releases").join(id)
     }
 
+    /// The app root.
+    pub fn app_root(&self) -> &Path {
+        &self.app_root
+    }
+
     /// `<app_root>/current`, the path programs must be configured with.
     pub fn current_link(&self) -> PathBuf {
         self.app_root.join("current")
@@ -54,6 +59,31 @@ impl Releases {
 
     /// Points `current` at `releases/<id>` atomically and records the switch.
     pub fn switch_to(&self, id: &str) -> Result<()> {
+        self.link(id)?;
+        self.append_history(id)
+    }
+
+    /// Points `current` back at `id` after an interrupted switch away from
+    /// it, dropping that switch from the history, so that
+    /// [`Releases::previous`] is still the release that served before `id`.
+    pub fn revert_to(&self, id: &str) -> Result<()> {
+        self.link(id)?;
+        let mut history = self.history()?;
+        if history.last().is_some_and(|last| last != id) {
+            history.pop();
+        }
+        if history.last().map(String::as_str) != Some(id) {
+            history.push(id.into());
+        }
+        let path = self.history_path();
+        let temp = path.with_extension(format!("{}.tmp", std::process::id()));
+        let mut text = history.join("\n");
+        text.push('\n');
+        std::fs::write(&temp, text).map_err(io("write", &temp))?;
+        std::fs::rename(&temp, &path).map_err(io("rename over", &path))
+    }
+
+    fn link(&self, id: &str) -> Result<()> {
         if id.is_empty() || id.contains('/') || id.starts_with('.') {
             return Err(self.refuse(id, "not a release id"));
         }
@@ -68,8 +98,7 @@ impl Releases {
         // Relative, so the app root can be moved or bind-mounted.
         std::os::unix::fs::symlink(Path::new("releases").join(id), &temp)
             .map_err(io("create the link", &temp))?;
-        std::fs::rename(&temp, &link).map_err(io("rename over", &link))?;
-        self.append_history(id)
+        std::fs::rename(&temp, &link).map_err(io("rename over", &link))
     }
 
     fn history_path(&self) -> PathBuf {
@@ -185,6 +214,20 @@ mod tests {
         releases.switch_to("d-1").unwrap();
         assert!(releases.roll_back().is_err());
         assert_eq!(releases.current().unwrap().as_deref(), Some("d-1"));
+    }
+
+    #[test]
+    fn reverting_an_interrupted_switch_keeps_the_previous_release() {
+        let (_dir, releases) = app(&["d-1", "d-2", "d-3"]);
+        for id in ["d-1", "d-2", "d-3"] {
+            releases.switch_to(id).unwrap();
+        }
+        releases.revert_to("d-2").unwrap();
+        assert_eq!(releases.current().unwrap().as_deref(), Some("d-2"));
+        assert_eq!(releases.previous().unwrap().as_deref(), Some("d-1"));
+        // Idempotent: a recovery interrupted after the link was reverted.
+        releases.revert_to("d-2").unwrap();
+        assert_eq!(releases.previous().unwrap().as_deref(), Some("d-1"));
     }
 
     #[test]

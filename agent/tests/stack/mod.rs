@@ -119,6 +119,10 @@ impl Supervisord {
         path
     }
 
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
     pub fn client(&self) -> slipway_agent::steps::supervisor::Supervisor {
         slipway_agent::steps::supervisor::Supervisor::new(&self.socket)
     }
@@ -221,3 +225,5 @@ pub fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
         .unwrap_or_default();
     Ok((status, body))
 }
+
+pub mod app;

@@ -1,0 +1,173 @@
+//! Switching the host between releases, journaled: `current` to the
+//! release, gunicorn reloaded (HUP, or a start if a bad release left it
+//! FATAL), the worker programs warm-restarted on it; then the health URL.
+//! Used forward by `gunicorn-reload` and backward by `rollback` and by
+//! ValidateService's switch-back.
+//!
+//! The window that matters is between the switch and the reload: `current`
+//! names the new release while gunicorn's workers still run the old one,
+//! and any worker gunicorn respawns would import the new one. The journal
+//! ([`super::journal`]) is written before the switch and after each part,
+//! and removed once the host agrees with itself; [`super::recover`] closes
+//! a window a killed step left open. A forward switch is reversed (the old
+//! release served and passed its checks); a switch back is finished.
+
+use std::time::Duration;
+
+use super::celery;
+use super::error::{Result, StepError};
+use super::gunicorn::{self, Health};
+use super::journal::{Event, Journal, Record, Target};
+use super::releases::Releases;
+use super::supervisor::Supervisor;
+
+/// The programs a switch reloads and how to know it serves.
+#[derive(Debug, Clone)]
+pub struct Switch<'a> {
+    /// supervisord.
+    pub supervisor: &'a Supervisor,
+    /// The app's releases.
+    pub releases: &'a Releases,
+    /// The gunicorn program.
+    pub program: &'a str,
+    /// Worker programs (Celery) to warm-restart on the release.
+    pub workers: &'a [String],
+    /// A URL whose body reports the release, and how long to wait for it.
+    pub health: Option<(&'a str, Duration)>,
+}
+
+/// The switch that was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switched {
+    /// The release `current` pointed at before ("" when none).
+    pub from: String,
+    /// The release it points at now.
+    pub to: String,
+}
+
+impl Switch<'_> {
+    /// Switches forward to `to`; if interrupted, the next step reverses it.
+    pub async fn forward(
+        &self,
+        step: &str,
+        to: &str,
+        report: &mut dyn FnMut(&str),
+    ) -> Result<Switched> {
+        // The first release has nothing to go back to: finish it instead.
+        let target = match self.releases.current()? {
+            Some(from) => Target::Reverse(from),
+            None => Target::Finish(to.into()),
+        };
+        self.journaled(step, to, target, report).await
+    }
+
+    /// Switches back to the release that served before; if interrupted,
+    /// the next step finishes it.
+    pub async fn back(&self, step: &str, report: &mut dyn FnMut(&str)) -> Result<Switched> {
+        let to = self
+            .releases
+            .previous()?
+            .ok_or_else(|| StepError::Release {
+                app_root: self.releases.app_root().into(),
+                release: String::new(),
+                reason: "no previous release to roll back to".into(),
+            })?;
+        self.journaled(step, &to, Target::Finish(to.clone()), report)
+            .await
+    }
+
+    /// The record a switch journals, for [`super::recover`] to act on.
+    fn record(&self, step: &str, target: Target) -> Record {
+        let mut record = Record::new(step, self.program);
+        record.target = Some(target);
+        record.workers = self.workers.to_vec();
+        record.health = self
+            .health
+            .map(|(url, deadline)| (url.to_owned(), deadline.as_secs()));
+        record
+    }
+
+    async fn journaled(
+        &self,
+        step: &str,
+        to: &str,
+        target: Target,
+        report: &mut dyn FnMut(&str),
+    ) -> Result<Switched> {
+        let app_root = self.releases.app_root();
+        let mut journal = Journal::begin(app_root, self.record(step, target))?;
+        let from = self.releases.current()?.unwrap_or_default();
+        journal.note(Event::Switching {
+            from: from.clone(),
+            to: to.into(),
+        })?;
+        if let Err(e) = self.releases.switch_to(to) {
+            // A refused or failed rename leaves nothing to undo.
+            if self.releases.current()?.unwrap_or_default() == from {
+                journal.finish()?;
+            }
+            return Err(e);
+        }
+        journal.note(Event::Switched {
+            from: from.clone(),
+            to: to.into(),
+        })?;
+        report(&format!("current {from} -> {to}"));
+        if let Err(e) = self.reload_and_restart(&mut journal, report).await {
+            let how = match journal.record().target {
+                Some(Target::Reverse(_)) => "reverses",
+                _ => "finishes",
+            };
+            report(&format!(
+                "left half done: the next step on {} (or `slipway-agent step recover`) {how} it",
+                self.program
+            ));
+            return Err(e);
+        }
+        // Consistent from here on: current and every program agree.
+        journal.finish()?;
+        self.wait_for(to).await?;
+        Ok(Switched {
+            from,
+            to: to.into(),
+        })
+    }
+
+    /// Reloads gunicorn and restarts the workers not yet started on the
+    /// release, journaling each.
+    pub(crate) async fn reload_and_restart(
+        &self,
+        journal: &mut Journal,
+        report: &mut dyn FnMut(&str),
+    ) -> Result<()> {
+        let how = gunicorn::reload_program(self.supervisor, self.program).await?;
+        journal.note(Event::Reloaded {
+            program: self.program.into(),
+            how: how.into(),
+        })?;
+        report(&format!("{}: {how}", self.program));
+        for worker in self.workers {
+            celery::restart(self.supervisor, worker).await?;
+            journal.note(Event::Started {
+                program: worker.clone(),
+            })?;
+            report(&format!("{worker} restarted"));
+        }
+        Ok(())
+    }
+
+    /// Waits for the health URL to report `release`, when there is one.
+    pub(crate) async fn wait_for(&self, release: &str) -> Result<()> {
+        match self.health {
+            Some((url, deadline)) => {
+                gunicorn::wait_for_release(&Health {
+                    url: url.into(),
+                    release: release.into(),
+                    deadline,
+                })
+                .await
+            }
+            None => Ok(()),
+        }
+    }
+}
