@@ -376,6 +376,23 @@ fn tamper(payload: &str, from: &str, to: &str) -> String {
     pem
 }
 
+/// The bundles downloaded under `root`.
+fn bundles(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.file_name() == Some("bundle.tar".as_ref()) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
 /// The GetDeploymentSpecification answer with its envelope's payload
 /// changed by `f`.
 fn envelope_fault(f: impl Fn(&str) -> String + Send + Sync + 'static) -> Fault {
@@ -386,11 +403,12 @@ fn envelope_fault(f: impl Fn(&str) -> String + Send + Sync + 'static) -> Fault {
     })
 }
 
-/// A spec whose signed content was changed, then one cut short: each
-/// command fails with the envelope named, nothing is downloaded, installed
-/// or run, and the agent goes on to run the next good deployment.
+/// A spec whose signed content was changed, one cut short, and one the
+/// service never hands over: each command fails naming why, nothing is
+/// downloaded, installed or run, and the agent goes on to run the next
+/// good deployment.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_tampered_or_truncated_spec_runs_nothing_and_the_next_deployment_runs() {
+async fn a_tampered_truncated_or_unobtainable_spec_runs_nothing_and_the_next_deployment_runs() {
     let faults = Faults::default();
     let bed = Bed::configured(|c| c.faults = faults.clone()).await;
     let host = Host::new();
@@ -409,14 +427,25 @@ async fn a_tampered_or_truncated_spec_runs_nothing_and_the_next_deployment_runs(
         .await
         .unwrap();
 
-    for (what, fault) in [
+    let unobtainable = vec![Fault::server_error(); 4];
+    for (what, planned, says) in [
         (
             "tampered",
-            envelope_fault(|p| tamper(p, "shop-1.tgz", "shop-0.tgz")),
+            vec![envelope_fault(|p| tamper(p, "shop-1.tgz", "shop-0.tgz"))],
+            "envelope",
         ),
-        ("truncated", envelope_fault(|p| p[..p.len() / 2].to_owned())),
+        (
+            "truncated",
+            vec![envelope_fault(|p| p[..p.len() / 2].to_owned())],
+            "envelope",
+        ),
+        // Every retry answered with a 500: the event fails, as the official
+        // agent fails it, instead of waiting out the host timeout.
+        ("never obtained", unobtainable, "GetDeploymentSpecification"),
     ] {
-        faults.plan("GetDeploymentSpecification", fault);
+        for fault in planned {
+            faults.plan("GetDeploymentSpecification", fault);
+        }
         let id = bed.deploy(&good, "shop-1.tgz").await;
         assert_eq!(
             bed.wait_for_end(&id).await,
@@ -431,11 +460,15 @@ async fn a_tampered_or_truncated_spec_runs_nothing_and_the_next_deployment_runs(
             Some(LifecycleErrorCode::UnknownError),
             "{what}"
         );
-        assert!(d.message().unwrap().contains("envelope"), "{what}: {d:?}");
+        assert!(d.message().unwrap().contains(says), "{what}: {d:?}");
         assert!(read_lines(&runs).is_empty(), "{what}: a hook ran");
         assert!(
             !bed.dest().join("index.html").exists(),
             "{what}: a file was installed"
+        );
+        assert!(
+            bundles(&bed.root()).is_empty(),
+            "{what}: a bundle was fetched"
         );
         assert_eq!(faults.pending(), 0);
     }

@@ -143,3 +143,28 @@ impl Faults {
         lock(&self.0).calls.push(call);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_are_met_in_order_one_per_call_of_their_operation() {
+        let faults = Faults::default();
+        faults.plan("PollHostCommand", Fault::throttling());
+        faults.plan("PollHostCommand", Fault::server_error());
+        faults.plan("PutHostCommandComplete", Fault::lost_answer());
+        assert_eq!(faults.pending(), 3);
+        assert!(faults.take("GetDeploymentSpecification").is_none());
+        assert!(matches!(
+            faults.take("PollHostCommand"),
+            Some(Fault::Refuse(e)) if e.code == "ThrottlingException" && e.status == StatusCode::BAD_REQUEST
+        ));
+        assert!(matches!(
+            faults.take("PollHostCommand"),
+            Some(Fault::Refuse(e)) if e.code == "ServerException" && e.status == StatusCode::INTERNAL_SERVER_ERROR
+        ));
+        assert!(faults.take("PollHostCommand").is_none());
+        assert_eq!(faults.pending(), 1);
+    }
+}
