@@ -495,11 +495,12 @@ async fn a_tampered_truncated_or_unobtainable_spec_runs_nothing_and_the_next_dep
 }
 
 /// PollHostCommand answers with malformed JSON, with a shape the model
-/// does not have, and with another host's command: each is a clear line
-/// in the agent's log, nothing panics or hangs, and the next deployment
-/// runs.
+/// does not have, with another host's command and with a command of a name
+/// no agent knows: each is a clear line in the agent's log (the last also
+/// the failed event's message), nothing panics or hangs, and the next
+/// deployment runs.
 #[tokio::test(flavor = "multi_thread")]
-async fn malformed_answers_and_another_hosts_command_are_refused_and_polling_goes_on() {
+async fn malformed_answers_and_unknown_or_foreign_commands_are_refused_and_polling_goes_on() {
     let faults = Faults::default();
     let bed = Bed::configured(|c| c.faults = faults.clone()).await;
     let host = Host::new();
@@ -528,12 +529,30 @@ async fn malformed_answers_and_another_hosts_command_are_refused_and_polling_goe
         assert!(std::time::Instant::now() < until, "{}", agent.log());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    faults.plan(
+        "PollHostCommand",
+        Fault::rewrite_command(|c| c["CommandName"] = "FlyToTheMoon".into()),
+    );
+    let id = bed.deploy(&rev, "shop-1.tgz").await;
+    assert_eq!(bed.wait_for_end(&id).await, "Failed", "{}", agent.log());
+    let renamed = target_event(&bed, &id, "DownloadBundle").await;
+    let d = renamed.diagnostics.as_ref().unwrap();
+    assert_eq!(d.error_code, Some(LifecycleErrorCode::UnknownError));
+    assert_eq!(
+        d.message(),
+        Some("Unsupported command type: FlyToTheMoon."),
+        "{d:?}"
+    );
+    assert!(read_lines(&runs).is_empty());
+
     let id = bed.deploy(&rev, "shop-1.tgz").await;
     assert_eq!(bed.wait_for_end(&id).await, "Succeeded", "{}", agent.log());
     assert_eq!(read_lines(&runs).len(), 4);
     assert!(
-        // Six events: a first deployment has no ApplicationStop to run.
-        faults.calls_of("GetDeploymentSpecification").len() == 6,
+        // One for the renamed command, then six events: a group's first
+        // Install has no ApplicationStop before it.
+        faults.calls_of("GetDeploymentSpecification").len() == 1 + 6,
         "another host's command is not even looked up: {:?}",
         faults.calls()
     );

@@ -28,8 +28,10 @@ pub enum Fault {
     LoseAnswer(AwsError),
     /// The call has no effect and is answered with this status and raw body.
     Answer { status: StatusCode, body: String },
-    /// The call takes effect and its answer is rewritten by this function.
-    Rewrite(Arc<dyn Fn(Value) -> Value + Send + Sync>),
+    /// The call takes effect and its answer is rewritten by this function;
+    /// when it returns `None` the answer goes out as it was and the fault
+    /// waits for the next call (say, for a poll that brings a command).
+    Rewrite(Arc<dyn Fn(Value) -> Option<Value> + Send + Sync>),
 }
 
 impl std::fmt::Debug for Fault {
@@ -73,7 +75,17 @@ impl Fault {
 
     /// The normal answer, rewritten by `f`.
     pub fn rewrite(f: impl Fn(Value) -> Value + Send + Sync + 'static) -> Fault {
-        Fault::Rewrite(Arc::new(f))
+        Fault::Rewrite(Arc::new(move |v| Some(f(v))))
+    }
+
+    /// The first PollHostCommand answer that brings a command, with the
+    /// command rewritten by `f`.
+    pub fn rewrite_command(f: impl Fn(&mut Value) + Send + Sync + 'static) -> Fault {
+        Fault::Rewrite(Arc::new(move |mut v: Value| {
+            let command = v.get_mut("HostCommand")?;
+            f(command);
+            Some(v)
+        }))
     }
 }
 
@@ -137,6 +149,15 @@ impl Faults {
             .planned
             .get_mut(operation)
             .and_then(VecDeque::pop_front)
+    }
+
+    /// Puts `fault` back first in line for `operation`.
+    pub(crate) fn put_back(&self, operation: &str, fault: Fault) {
+        lock(&self.0)
+            .planned
+            .entry(operation.to_owned())
+            .or_default()
+            .push_front(fault);
     }
 
     pub(crate) fn record(&self, call: Call) {

@@ -323,34 +323,46 @@ async fn command_call(
     let faults = &sim.settings.faults;
     let at = tokio::time::Instant::now();
     let fault = faults.take(op);
+    let mut met = fault.as_ref().map(|f| format!("{f:?}"));
     let serve = || async {
         match parse_body(body) {
             Ok(input) => commands::dispatch(sim, op, input, caller).await,
             Err(e) => Err(e),
         }
     };
-    let response = match &fault {
+    let response = match fault {
         None => into_response(serve().await),
-        Some(Fault::Refuse(e)) => e.clone().into_response(),
+        Some(Fault::Refuse(e)) => e.into_response(),
         Some(Fault::LoseAnswer(e)) => {
             let _ = serve().await;
-            e.clone().into_response()
+            e.into_response()
         }
         Some(Fault::Answer { status, body }) => {
-            let mut r = (*status, body.clone()).into_response();
+            let mut r = (status, body).into_response();
             r.headers_mut().insert(
                 "content-type",
                 HeaderValue::from_static("application/x-amz-json-1.1"),
             );
             r
         }
-        Some(Fault::Rewrite(f)) => into_response(serve().await.map(|v| f(v))),
+        Some(Fault::Rewrite(f)) => match serve().await {
+            Ok(answer) => match f(answer.clone()) {
+                Some(rewritten) => json_response(StatusCode::OK, &rewritten),
+                None => {
+                    // Not the answer the fault waits for: it stays planned.
+                    faults.put_back(op, Fault::Rewrite(f));
+                    met = None;
+                    json_response(StatusCode::OK, &answer)
+                }
+            },
+            Err(e) => e.into_response(),
+        },
     };
     faults.record(Call {
         operation: op.to_owned(),
         at,
         status: response.status().as_u16(),
-        fault: fault.map(|f| format!("{f:?}")),
+        fault: met,
     });
     response
 }
