@@ -174,7 +174,10 @@ fn a_background_child_holding_stdout_is_code_6_at_the_deadline_and_is_killed() {
     run.assert_failed();
     let d = run.diagnostics();
     assert_eq!(d["error_code"], 6, "{d}");
-    assert_eq!(d["log"], "[stdout]started\n");
+    assert_eq!(
+        d["log"],
+        "LifecycleEvent - ApplicationStart\nScript - scripts/hook.sh\n[stdout]started\n"
+    );
     let pid = std::fs::read_to_string(&pid).unwrap();
     assert!(!pid_alive(&pid), "the backgrounded child survived");
 }

@@ -186,15 +186,12 @@ impl Poller {
     async fn run_command(&self, command: HostCommand, spec: Result<DeploymentSpec, Refusal>) {
         let id = command.host_command_identifier.clone();
         let name = command.command_name.clone().unwrap_or_default();
-        if let Err(Refusal::Call(error)) = &spec {
-            // Unacknowledged, the service hands the command out again.
-            tracing::warn!(error = %crate::executor::chain(error), "GetDeploymentSpecification failed");
-            return;
-        }
         let ack = Envelope::json(&json!({ "IsCommandNoop": false }));
         match self
-            .client
-            .put_host_command_acknowledgement(&id, Some(&ack))
+            .retried(|| {
+                self.client
+                    .put_host_command_acknowledgement(&id, Some(&ack))
+            })
             .await
         {
             Ok(Some(status)) if status.is_final() => {
@@ -207,8 +204,13 @@ impl Poller {
             }
             Ok(_) => {}
             Err(error) => {
-                // Unacknowledged, the service hands the command out again.
-                tracing::warn!(error = %crate::executor::chain(&error), "PutHostCommandAcknowledgement failed");
+                // The service does not hand a command out again: failing it,
+                // as the official agent does, beats leaving the event to
+                // wait out its timeout.
+                tracing::error!(error = %crate::executor::chain(&error), "PutHostCommandAcknowledgement failed; nothing runs");
+                self.finish(&id, &unknown(crate::executor::chain(&error)))
+                    .await;
+                self.board.command("Failed");
                 return;
             }
         }
@@ -280,20 +282,31 @@ impl Poller {
         diagnostics: &Diagnostics,
     ) -> Result<(), CommandError> {
         let report = Envelope::json(diagnostics);
+        self.retried(|| {
+            self.client
+                .put_host_command_complete(id, status, Some(&report))
+        })
+        .await
+    }
+
+    /// `call`, retried a few times on throttling, 5xx and transport errors,
+    /// as the official agent's SDK retries every call three times: a call
+    /// carrying a command must not be lost to one bad answer, or the
+    /// host's event would wait out its timeout.
+    async fn retried<T, F>(&self, call: impl Fn() -> F) -> Result<T, CommandError>
+    where
+        F: Future<Output = Result<T, CommandError>>,
+    {
         let mut attempt = 0;
         loop {
-            match self
-                .client
-                .put_host_command_complete(id, status, Some(&report))
-                .await
-            {
-                Ok(()) => return Ok(()),
+            match call().await {
                 Err(error) if attempt < 3 && retryable(&error) => {
                     attempt += 1;
                     let pause = Duration::from_millis(250 << attempt).mul_f64(self.backoff.scale);
+                    tracing::warn!(error = %crate::executor::chain(&error), attempt, "retrying");
                     tokio::time::sleep(pause).await;
                 }
-                Err(error) => return Err(error),
+                other => return other,
             }
         }
     }
@@ -319,8 +332,12 @@ fn unknown(message: String) -> Diagnostics {
 impl Poller {
     async fn specification(&self, command: &HostCommand) -> Result<DeploymentSpec, Refusal> {
         let output = self
-            .client
-            .get_deployment_specification(&command.deployment_execution_id, &self.host_identifier)
+            .retried(|| {
+                self.client.get_deployment_specification(
+                    &command.deployment_execution_id,
+                    &self.host_identifier,
+                )
+            })
             .await?;
         if output.deployment_system.as_deref() != Some("CodeDeploy") {
             return Err(Refusal::DeploymentSystem(output.deployment_system));

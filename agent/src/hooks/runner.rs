@@ -47,7 +47,6 @@ pub struct EventScripts<'a> {
 pub async fn run_event(scripts: &EventScripts<'_>, log: &mut ScriptsLog) -> Result<()> {
     log.event(scripts.event.name())?;
     for hook in scripts.hooks {
-        log.script(&hook.location)?;
         run_script(scripts, hook, log).await?;
     }
     Ok(())
@@ -80,14 +79,18 @@ async fn run_script(scripts: &EventScripts<'_>, hook: &Hook, log: &mut ScriptsLo
         if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)) {
             return Err(fail(
                 ErrorCode::ScriptNotExecutable,
+                // The official text, then the cause it leaves out.
                 format!(
-                    "Unable to set the executable bit on the script at specified location: {} ({e})",
-                    path.display()
+                    "Unable to set script at specified location: {} as executable ({e})",
+                    hook.location
                 ),
                 log,
             ));
         }
     }
+    // As the official agent, only a script about to run is named in the
+    // log (and so in the diagnostics tail).
+    log.script(&hook.location)?;
     let user = match hook.runas.as_deref().filter(|u| !u.is_empty()) {
         None => None,
         Some(name) => match User::lookup(name) {

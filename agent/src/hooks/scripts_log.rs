@@ -1,7 +1,8 @@
 //! `logs/scripts.log` in the official line format (`YYYY-MM-DD HH:MM:SS `
 //! then `LifecycleEvent - X`, `Script - loc`, `[stdout]…` or `[stderr]…`),
-//! each line copied to the deployments log, and the `[stdout]`/`[stderr]`
-//! lines kept for the diagnostics tail.
+//! each line copied to the deployments log, and the event's lines kept for
+//! the diagnostics tail: all of them, the `LifecycleEvent -` and `Script -`
+//! lines too, as the official agent's `ScriptLog` keeps them.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -57,17 +58,21 @@ impl ScriptsLog {
     pub fn event(&mut self, event: &str) -> Result<()> {
         self.tail.clear();
         self.tail_chars = 0;
-        self.write(&format!("LifecycleEvent - {event}"))
+        self.line(format!("LifecycleEvent - {event}"))
     }
 
     /// Names the script about to run.
     pub fn script(&mut self, location: &str) -> Result<()> {
-        self.write(&format!("Script - {location}"))
+        self.line(format!("Script - {location}"))
     }
 
     /// One line of a script's output; `stream` is `stdout` or `stderr`.
     pub fn output(&mut self, stream: &str, line: &str) -> Result<()> {
-        let tagged = format!("[{stream}]{line}");
+        self.line(format!("[{stream}]{line}"))
+    }
+
+    /// Writes `tagged` and keeps it for the tail.
+    fn line(&mut self, tagged: String) -> Result<()> {
         self.write(&tagged)?;
         self.tail_chars += tagged.chars().count() + 1;
         self.tail.push_back(tagged);
@@ -79,7 +84,7 @@ impl ScriptsLog {
         Ok(())
     }
 
-    /// The diagnostics `log`: the tail of whole output lines of this event.
+    /// The diagnostics `log`: the tail of whole lines of this event.
     pub fn tail(&self) -> String {
         log_tail(self.tail.iter().map(String::as_str))
     }

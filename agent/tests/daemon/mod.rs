@@ -41,9 +41,16 @@ fn free_port() -> u16 {
 
 impl Bed {
     pub async fn start() -> Bed {
+        Bed::configured(|_| {}).await
+    }
+
+    /// [`Bed::start`], the simulator's configuration changed by `configure`.
+    pub async fn configured(
+        configure: impl FnOnce(&mut slipway_tests::codedeploy::SimulatorConfig),
+    ) -> Bed {
         let store = CredentialStore::default();
         store.insert(services::credential("AKIAHOST000000000001", HOST_ARN));
-        let (sim, codedeploy) = services::simulator(store).await;
+        let (sim, codedeploy) = services::simulator_configured(store, configure).await;
         sim.register_on_premises_instance("host-1", HOST_ARN, &[services::TAG]);
         services::create_group(
             &codedeploy,
@@ -103,6 +110,16 @@ impl Bed {
             ),
         )
         .unwrap();
+    }
+
+    /// Adds `key: value` lines to the agent's `codedeployagent.yml`.
+    pub fn configure_agent(&self, lines: &str) {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.config_path())
+            .unwrap();
+        file.write_all(lines.as_bytes()).unwrap();
     }
 
     /// Starts `slipway-agent run` on this host.

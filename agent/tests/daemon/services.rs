@@ -42,6 +42,14 @@ pub fn credential(access_key_id: &str, principal_arn: &str) -> IssuedCredential 
 /// The simulator, answering hosts whose keys are in `store` and an
 /// operator; returns it with the operator's CodeDeploy client.
 pub async fn simulator(store: CredentialStore) -> (SimulatorHandle, aws_sdk_codedeploy::Client) {
+    simulator_configured(store, |_| {}).await
+}
+
+/// [`simulator`], its configuration changed by `configure` first.
+pub async fn simulator_configured(
+    store: CredentialStore,
+    configure: impl FnOnce(&mut SimulatorConfig),
+) -> (SimulatorHandle, aws_sdk_codedeploy::Client) {
     let operator = credential(
         "AKIAOPERATOR00000001",
         "arn:aws:iam::123456789012:user/release-manager",
@@ -49,6 +57,7 @@ pub async fn simulator(store: CredentialStore) -> (SimulatorHandle, aws_sdk_code
     store.insert(operator.clone());
     let mut config = SimulatorConfig::new(store);
     config.poll_wait = Duration::from_secs(2);
+    configure(&mut config);
     let sim = Simulator::start(config).await.unwrap();
     let codedeploy = aws_sdk_codedeploy::Client::from_conf(
         aws_sdk_codedeploy::Config::builder()

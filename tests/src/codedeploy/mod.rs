@@ -60,18 +60,22 @@
 //! - [`clock`]: the injected wall clock.
 //! - [`configs`]: `CodeDeployDefault.*` and minimum healthy hosts.
 //! - [`envelope`]: the signed or plain envelope a deployment spec travels in.
+//! - [`faults`]: throttling, server errors and bad answers a test plans for
+//!   the command plane ([`SimulatorConfig::faults`]), and its calls.
 
 pub(crate) mod clock;
 pub(crate) mod commands;
 pub(crate) mod configs;
 pub(crate) mod control;
 pub(crate) mod envelope;
+pub(crate) mod faults;
 pub(crate) mod orchestrator;
 pub(crate) mod server;
 pub(crate) mod state;
 
 pub use clock::Clock;
 pub use envelope::{EnvelopeFormat, Signer, pkcs7_json};
+pub use faults::{Call, Fault, Faults};
 pub use server::{
     AwsError, Simulator, SimulatorConfig, SimulatorError, SimulatorHandle, StatusWatch,
 };

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::clock::Clock;
 use super::envelope::{EnvelopeError, EnvelopeFormat};
+use super::faults::{Call, Fault, Faults};
 use super::orchestrator::Simulation;
 use super::state::{CommandPhase, Ec2Instance, OnPremisesInstance};
 use super::{commands, control};
@@ -49,6 +50,9 @@ pub struct SimulatorConfig {
     /// The time of day records are stamped with and signatures checked
     /// against.
     pub clock: Clock,
+    /// Faults planned for the command plane, and its calls; keep a clone
+    /// to plan more and read the calls while the simulator runs.
+    pub faults: Faults,
 }
 
 impl SimulatorConfig {
@@ -65,6 +69,7 @@ impl SimulatorConfig {
             envelope: EnvelopeFormat::Pkcs7Json,
             page_size: super::state::DEFAULT_PAGE_SIZE,
             clock: Clock::system(),
+            faults: Faults::default(),
         }
     }
 }
@@ -295,15 +300,74 @@ async fn handle(
         }
     } else if let Some((op, service)) = command_target(&target) {
         match authenticate(&sim, &method, &uri, &headers, &body, service) {
-            Ok(caller) => match parse_body(&body) {
-                Ok(input) => commands::dispatch(&sim, op, input, &caller).await,
-                Err(e) => Err(e),
-            },
+            Ok(caller) => return command_call(&sim, op, &body, &caller).await,
             Err(e) => Err(e),
         }
     } else {
         Err(AwsError::unknown_operation(&target))
     };
+    match result {
+        Ok(value) => json_response(StatusCode::OK, &value),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A signed command-plane call, meeting the fault planned for it if any,
+/// and recorded.
+async fn command_call(
+    sim: &Arc<Simulation>,
+    op: &str,
+    body: &[u8],
+    caller: &IssuedCredential,
+) -> Response {
+    let faults = &sim.settings.faults;
+    let at = tokio::time::Instant::now();
+    let fault = faults.take(op);
+    let mut met = fault.as_ref().map(|f| format!("{f:?}"));
+    let serve = || async {
+        match parse_body(body) {
+            Ok(input) => commands::dispatch(sim, op, input, caller).await,
+            Err(e) => Err(e),
+        }
+    };
+    let response = match fault {
+        None => into_response(serve().await),
+        Some(Fault::Refuse(e)) => e.into_response(),
+        Some(Fault::LoseAnswer(e)) => {
+            let _ = serve().await;
+            e.into_response()
+        }
+        Some(Fault::Answer { status, body }) => {
+            let mut r = (status, body).into_response();
+            r.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("application/x-amz-json-1.1"),
+            );
+            r
+        }
+        Some(Fault::Rewrite(f)) => match serve().await {
+            Ok(answer) => match f(answer.clone()) {
+                Some(rewritten) => json_response(StatusCode::OK, &rewritten),
+                None => {
+                    // Not the answer the fault waits for: it stays planned.
+                    faults.put_back(op, Fault::Rewrite(f));
+                    met = None;
+                    json_response(StatusCode::OK, &answer)
+                }
+            },
+            Err(e) => e.into_response(),
+        },
+    };
+    faults.record(Call {
+        operation: op.to_owned(),
+        at,
+        status: response.status().as_u16(),
+        fault: met,
+    });
+    response
+}
+
+fn into_response(result: Result<Value, AwsError>) -> Response {
     match result {
         Ok(value) => json_response(StatusCode::OK, &value),
         Err(e) => e.into_response(),

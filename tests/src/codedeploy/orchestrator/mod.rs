@@ -46,6 +46,7 @@ pub struct Settings {
     pub poll_wait: Duration,
     pub envelope: EnvelopeFormat,
     pub signer: Signer,
+    pub faults: super::faults::Faults,
 }
 
 /// The simulator's shared core: its records, and the wake-up for pollers.
@@ -105,6 +106,7 @@ impl Simulation {
                 poll_wait: config.poll_wait,
                 envelope: config.envelope,
                 signer,
+                faults: config.faults,
             },
             commands_ready: Notify::new(),
             waiting_polls: AtomicUsize::new(0),
