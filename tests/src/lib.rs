@@ -13,6 +13,8 @@
 //!   [`sts::trust`] holds [`Role`] and [`TrustPolicy`].
 //! - [`imds`]: [`Imds`], the metadata service of one simulated EC2 host.
 //! - [`moto`]: [`Moto`], moto's server from `.venv`.
+//! - [`sample_app`]: the sample Django shop in `tests/sample-app/`, copied out as a release.
+//! - [`mariadb`]: [`MariaDb`], a private mariadbd (the stand-in for Aurora MySQL).
 //! - [`venv`]: finding `.venv`'s programs (moto, boto3's python, the AWS CLI).
 //! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
@@ -62,6 +64,10 @@
 //! TrustPolicy::github(&[sub]) | github_like(&[pattern]) | sandbox_issuer()
 //!   .with(Condition::string_equals(claim, &[v]) | Condition::string_like(claim, &[p]))
 //! SigningKey::generate() -> Result<SigningKey, Error>; .sign(&Value) .jwk() .kid()
+//! MariaDb::start() -> Result<MariaDb, Error>   (blocking; stopped on drop)
+//!   port() socket() pid() client() -> Command   query(sql) -> Result<String, Error>
+//!   create_database(name, user, password)
+//! sample_app::dir() -> PathBuf   sample_app::copy_to(dest)   sample_app::break_import(release)
 //! demo::run(builder, hosts, env_file, out, shutdown).await   (slipway-sandbox's body)
 //! ```
 //!
@@ -82,8 +88,10 @@ pub mod demo;
 pub mod error;
 mod ids;
 pub mod imds;
+pub mod mariadb;
 pub mod moto;
 pub mod oidc;
+pub mod sample_app;
 pub mod sandbox;
 pub mod scripted_host;
 mod server;
@@ -98,6 +106,7 @@ pub use claims::Claims;
 pub use credentials::{CredentialStore, IssuedCredential};
 pub use error::Error;
 pub use imds::Imds;
+pub use mariadb::MariaDb;
 pub use moto::Moto;
 pub use oidc::OidcIssuer;
 pub use sandbox::{Sandbox, SandboxBuilder};
