@@ -11,7 +11,7 @@ use super::nginx::Nginx;
 use super::program_config::ProgramConfig;
 use super::releases::Releases;
 use super::supervisor::Supervisor;
-use super::{celery, secrets};
+use super::{celery, django, secrets};
 
 /// Where supervisord listens.
 #[derive(Debug, Clone, clap::Args)]
@@ -96,6 +96,20 @@ pub struct NginxArgs {
     pub timeout: u64,
 }
 
+/// A Django release.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DjangoArgs {
+    /// The app root holding `releases/`.
+    #[arg(long, env = "SLIPWAY_APP_ROOT")]
+    pub app_root: PathBuf,
+    /// The release id (default: the deployment id).
+    #[arg(long, env = "DEPLOYMENT_ID")]
+    pub release: String,
+    /// The python with Django and the app's dependencies (the venv's).
+    #[arg(long, default_value = "python3")]
+    pub python: PathBuf,
+}
+
 /// The built-in steps.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Step {
@@ -121,6 +135,20 @@ pub enum Step {
     CeleryRestart(CeleryArgs),
     /// `nginx -t`, reload by HUP, confirm the workers were replaced. Never a restart.
     NginxReload(NginxArgs),
+    /// `manage.py migrate` under the database's advisory lock: one host applies, the rest find nothing to do.
+    Migrate {
+        /// The release.
+        #[command(flatten)]
+        django: DjangoArgs,
+        /// The Django database alias.
+        #[arg(long, default_value = "default")]
+        database: String,
+        /// Seconds to wait for another host's migration to finish.
+        #[arg(long, default_value_t = 600)]
+        lock_timeout: u64,
+    },
+    /// `manage.py collectstatic --noinput` in the release.
+    Collectstatic(DjangoArgs),
     /// Render SSM parameters under a path to a 0600 env file (values never logged).
     Secrets {
         /// The parameter path, e.g. /myapp/prod.
@@ -234,6 +262,30 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
             };
             nginx.reload(Duration::from_secs(args.timeout)).await?;
             let _ = writeln!(out, "nginx: config tested and reloaded");
+        }
+        Step::Migrate {
+            django: args,
+            database,
+            lock_timeout,
+        } => {
+            let manage = django::Manage::new(&args.app_root, &args.release, &args.python)?;
+            let lock_timeout = Duration::from_secs(*lock_timeout);
+            let migrated = django::migrate(&manage, database, lock_timeout, out).await?;
+            let _ = match migrated.applied.as_slice() {
+                [] => writeln!(out, "migrate: release {}: nothing to apply", args.release),
+                applied => writeln!(
+                    out,
+                    "migrate: release {} applied {} migration(s): {}",
+                    args.release,
+                    applied.len(),
+                    applied.join(", ")
+                ),
+            };
+        }
+        Step::Collectstatic(args) => {
+            let manage = django::Manage::new(&args.app_root, &args.release, &args.python)?;
+            let summary = django::collectstatic(&manage, out).await?;
+            let _ = writeln!(out, "collectstatic: release {}: {summary}", args.release);
         }
         Step::Secrets {
             path,

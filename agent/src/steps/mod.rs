@@ -1,6 +1,7 @@
 //! The built-in steps hook scripts call as `slipway-agent step NAME …`:
 //! driving Supervisor, switching releases, reloading Gunicorn, Celery and
-//! nginx without dropping a request, and rendering secrets.
+//! nginx without dropping a request, rendering secrets, and running Django's
+//! migrations once per fleet.
 //!
 //! # Layout
 //! - [`cli`]: the `step` and `rollback` commands' arguments and order of work.
@@ -12,10 +13,12 @@
 //! - [`celery`]: the stopasgroup refusal and the warm restart.
 //! - [`nginx`]: `nginx -t`, reload, worker replacement.
 //! - [`secrets`]: SSM Parameter Store to a 0600 env file.
+//! - [`django`]: `migrate` once under the database's advisory lock, `collectstatic`.
 //! - [`error`]: the steps' errors.
 
 pub mod celery;
 pub mod cli;
+pub mod django;
 pub mod error;
 pub mod gunicorn;
 pub mod nginx;

@@ -1,0 +1,221 @@
+//! `step migrate` and `step collectstatic` on the sample shop, against a
+//! real MariaDB: hosts deploying at once migrate once, a held lock times
+//! out by name, a broken release fails with its ImportError.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use slipway_tests::{MariaDb, sample_app};
+
+const LOCK: &str = "slipway-migrate:shop";
+
+/// An app root with the sample shop as `releases/<id>` for each id, and the
+/// secrets env file `step secrets` would render pointing at `db`.
+fn app_root(releases: &[&str], db: Option<&MariaDb>) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    for id in releases {
+        sample_app::copy_to(&root.path().join("releases").join(id)).unwrap();
+    }
+    if let Some(db) = db {
+        std::fs::write(
+            root.path().join("shop.env"),
+            format!(
+                "DB_HOST=127.0.0.1\nDB_PORT={}\nDB_NAME=shop\nDB_USER=shop\nDB_PASSWORD=pw-1\n",
+                db.port()
+            ),
+        )
+        .unwrap();
+    }
+    root
+}
+
+fn database() -> MariaDb {
+    let db = MariaDb::start().unwrap();
+    db.create_database("shop", "shop", "pw-1").unwrap();
+    db
+}
+
+fn python() -> PathBuf {
+    slipway_tests::venv::bin("python").expect("scripts/setup builds .venv")
+}
+
+fn step(name: &str, root: &Path, release: &str, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_slipway-agent"));
+    command
+        .args(["step", name, "--app-root"])
+        .arg(root)
+        .args(["--release", release, "--python"])
+        .arg(python())
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Polls every 100 ms until `ready`, panicking after a generous deadline.
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Another host's session holding the migration lock until it is dropped.
+struct HeldLock(Child);
+
+impl HeldLock {
+    fn take(db: &MariaDb) -> HeldLock {
+        let mut client = db
+            .client()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        writeln!(
+            client.stdin.as_mut().unwrap(),
+            "SELECT GET_LOCK('{LOCK}', 60);"
+        )
+        .unwrap();
+        wait_until("the test's session to hold the lock", || {
+            db.query(&format!("SELECT IS_USED_LOCK('{LOCK}') IS NOT NULL"))
+                .unwrap()
+                == "1"
+        });
+        HeldLock(client)
+    }
+
+    /// Ends the session, which releases the lock.
+    fn release(mut self) {
+        drop(self.0.stdin.take());
+        self.0.wait().unwrap();
+    }
+}
+
+fn sessions_waiting_for_the_lock(db: &MariaDb) -> usize {
+    db.query(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT GET_LOCK(%'",
+    )
+    .unwrap()
+    .parse()
+    .unwrap()
+}
+
+#[test]
+fn two_hosts_migrating_at_once_apply_the_migrations_once_and_both_succeed() {
+    let db = database();
+    let root = app_root(&["host-a", "host-b"], Some(&db));
+    // Both start while the lock is held, so they are sure to overlap.
+    let held = HeldLock::take(&db);
+    let a = step("migrate", root.path(), "host-a", &[]).spawn().unwrap();
+    let b = step("migrate", root.path(), "host-b", &[]).spawn().unwrap();
+    wait_until("both hosts to wait on the lock", || {
+        sessions_waiting_for_the_lock(&db) == 2
+    });
+    held.release();
+    let outputs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+
+    let mut applied = 0;
+    let mut nothing = 0;
+    for (output, release) in outputs.iter().zip(["host-a", "host-b"]) {
+        let (stdout, stderr) = text(output);
+        assert!(output.status.success(), "{release}: {stdout}\n{stderr}");
+        if stdout.contains(&format!(
+            "migrate: release {release} applied 3 migration(s): \
+             contenttypes.0001_initial, contenttypes.0002_remove_content_type_name, shop.0001_initial"
+        )) {
+            applied += 1;
+        }
+        if stdout.contains(&format!("migrate: release {release}: nothing to apply")) {
+            nothing += 1;
+        }
+    }
+    assert_eq!((applied, nothing), (1, 1), "{outputs:?}");
+    assert_eq!(
+        db.query("SELECT app, name FROM shop.django_migrations ORDER BY id")
+            .unwrap(),
+        "contenttypes\t0001_initial\ncontenttypes\t0002_remove_content_type_name\nshop\t0001_initial"
+    );
+    assert_eq!(
+        db.query("SELECT COUNT(*) FROM shop.shop_order").unwrap(),
+        "0"
+    );
+    assert_eq!(
+        db.query(&format!("SELECT IS_USED_LOCK('{LOCK}') IS NULL"))
+            .unwrap(),
+        "1",
+        "the lock is released"
+    );
+}
+
+#[test]
+fn a_lock_held_past_the_timeout_fails_migrate_naming_the_lock() {
+    let db = database();
+    let root = app_root(&["r1"], Some(&db));
+    let held = HeldLock::take(&db);
+    let output = step("migrate", root.path(), "r1", &["--lock-timeout", "1"])
+        .output()
+        .unwrap();
+    held.release();
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("manage.py migrate on release r1 failed")
+            && stderr.contains(&format!("lock {LOCK} not obtained within 1s")),
+        "{stderr}"
+    );
+    assert_eq!(
+        db.query("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop'")
+            .unwrap(),
+        "0",
+        "nothing was migrated"
+    );
+}
+
+#[test]
+fn collectstatic_writes_the_release_static_files() {
+    let root = app_root(&["r1"], None);
+    let output = step("collectstatic", root.path(), "r1", &[])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("collectstatic: release r1: 1 static file copied to"),
+        "{stdout}"
+    );
+    let collected = root.path().join("releases/r1/staticfiles/shop/shop.css");
+    assert_eq!(
+        std::fs::read_to_string(collected).unwrap(),
+        std::fs::read_to_string(sample_app::dir().join("shop/static/shop/shop.css")).unwrap()
+    );
+}
+
+#[test]
+fn a_release_that_cannot_import_fails_migrate_with_the_import_error() {
+    let root = app_root(&["broken"], None);
+    sample_app::break_import(&root.path().join("releases/broken")).unwrap();
+    let output = step("migrate", root.path(), "broken", &[])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("manage.py migrate on release broken failed")
+            && stderr.contains("ImportError: cannot import name 'no_such_name'"),
+        "{stderr}"
+    );
+}
