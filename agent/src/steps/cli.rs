@@ -11,7 +11,7 @@ use super::nginx::Nginx;
 use super::program_config::ProgramConfig;
 use super::releases::Releases;
 use super::supervisor::Supervisor;
-use super::{celery, django, secrets};
+use super::{celery, django, release_copy, secrets};
 
 /// Where supervisord listens.
 #[derive(Debug, Clone, clap::Args)]
@@ -135,6 +135,18 @@ pub enum Step {
     CeleryRestart(CeleryArgs),
     /// `nginx -t`, reload by HUP, confirm the workers were replaced. Never a restart.
     NginxReload(NginxArgs),
+    /// Copy the installed files (the appspec's `files` destination) to `releases/<id>`, whole or not at all.
+    ReleaseCopy {
+        /// The installed files.
+        #[arg(long)]
+        from: PathBuf,
+        /// The app root holding `releases/`.
+        #[arg(long, env = "SLIPWAY_APP_ROOT")]
+        app_root: PathBuf,
+        /// The release id (default: the deployment id).
+        #[arg(long, env = "DEPLOYMENT_ID")]
+        release: String,
+    },
     /// `manage.py migrate` under the database's advisory lock: one host applies, the rest find nothing to do.
     Migrate {
         /// The release.
@@ -157,14 +169,20 @@ pub enum Step {
         /// The env file to write.
         #[arg(long)]
         env_file: PathBuf,
-        /// uid:gid to own it (the app user).
+        /// The app user to own it: a user name (with its primary group) or uid:gid.
         #[arg(long, value_parser = parse_owner)]
         owner: Option<(u32, u32)>,
     },
 }
 
 fn parse_owner(text: &str) -> std::result::Result<(u32, u32), String> {
-    let (uid, gid) = text.split_once(':').ok_or("expected uid:gid")?;
+    let Some((uid, gid)) = text.split_once(':') else {
+        return match crate::hooks::runas::User::lookup(text) {
+            Ok(Some(user)) => Ok((user.uid, user.gid)),
+            Ok(None) => Err(format!("no user named {text:?} (or give uid:gid)")),
+            Err(e) => Err(format!("cannot look up user {text:?}: {e}")),
+        };
+    };
     Ok((
         uid.parse().map_err(|_| format!("bad uid {uid:?}"))?,
         gid.parse().map_err(|_| format!("bad gid {gid:?}"))?,
@@ -262,6 +280,18 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
             };
             nginx.reload(Duration::from_secs(args.timeout)).await?;
             let _ = writeln!(out, "nginx: config tested and reloaded");
+        }
+        Step::ReleaseCopy {
+            from,
+            app_root,
+            release,
+        } => {
+            release_copy::copy_release(app_root, release, from)?;
+            let _ = writeln!(
+                out,
+                "release-copy: {} -> releases/{release}",
+                from.display()
+            );
         }
         Step::Migrate {
             django: args,

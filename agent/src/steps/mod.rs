@@ -13,6 +13,7 @@
 //! - [`celery`]: the stopasgroup refusal and the warm restart.
 //! - [`nginx`]: `nginx -t`, reload, worker replacement.
 //! - [`secrets`]: SSM Parameter Store to a 0600 env file.
+//! - [`release_copy`]: `releases/<id>` from the installed files, whole or absent.
 //! - [`django`]: `migrate` once under the database's advisory lock, `collectstatic`.
 //! - [`error`]: the steps' errors.
 
@@ -23,6 +24,7 @@ pub mod error;
 pub mod gunicorn;
 pub mod nginx;
 pub mod program_config;
+pub mod release_copy;
 pub mod releases;
 pub mod secrets;
 pub mod supervisor;
