@@ -171,4 +171,15 @@ pub enum Error {
         /// The client's stderr.
         output: String,
     },
+    /// A file or directory of a host program could not be written.
+    #[error("cannot {action} {path}")]
+    Io {
+        /// What was being done ("create", "write").
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 }

@@ -14,6 +14,8 @@
 //! - [`imds`]: [`Imds`], the metadata service of one simulated EC2 host.
 //! - [`moto`]: [`Moto`], moto's server from `.venv`.
 //! - [`sample_app`]: the sample Django shop in `tests/sample-app/`, copied out as a release.
+//! - [`host_stack`]: a Django host's real programs: [`host_stack::Supervisord`],
+//!   [`host_stack::Nginx`], [`host_stack::Redis`], private and stopped on drop.
 //! - [`mariadb`]: [`MariaDb`], a private mariadbd (the stand-in for Aurora MySQL).
 //! - [`venv`]: finding `.venv`'s programs (moto, boto3's python, the AWS CLI).
 //! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
@@ -67,6 +69,9 @@
 //! MariaDb::start() -> Result<MariaDb, Error>   (blocking; stopped on drop)
 //!   port() socket() pid() client() -> Command   query(sql) -> Result<String, Error>
 //!   create_database(name, user, password)
+//! host_stack::Supervisord::start(dir)? .socket .write_program(name, body)? .client() .pid()
+//! host_stack::Nginx::write_config(dir, site)?; Nginx::start(dir, port)? .pid_file() Nginx::args(dir)
+//! host_stack::Redis::start(dir)? .url(db)   host_stack::{free_ports::<N>()?, wait_until, get}
 //! sample_app::dir() -> PathBuf   sample_app::copy_to(dest)   sample_app::break_import(release)
 //! demo::run(builder, hosts, env_file, out, shutdown).await   (slipway-sandbox's body)
 //! ```
@@ -86,6 +91,7 @@ pub mod codedeploy;
 pub mod credentials;
 pub mod demo;
 pub mod error;
+pub mod host_stack;
 mod ids;
 pub mod imds;
 pub mod mariadb;
