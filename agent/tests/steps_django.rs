@@ -219,3 +219,107 @@ fn a_release_that_cannot_import_fails_migrate_with_the_import_error() {
         "{stderr}"
     );
 }
+
+/// Runs `slipway-agent ARGS…`, asserting success; returns stdout.
+fn agent_ok(args: &[String]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_slipway-agent"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{args:?}: {stdout}\n{stderr}");
+    stdout
+}
+
+#[test]
+fn a_django_host_serves_each_release_of_the_sample_app_with_its_worker_and_static_files() {
+    let db = database();
+    let dir = tempfile::tempdir().unwrap();
+    let redis = slipway_tests::host_stack::Redis::start(dir.path()).unwrap();
+    let db_port = db.port().to_string();
+    let broker = redis.url(0);
+    let host = slipway_tests::DjangoHost::start(
+        &dir.path().join("host"),
+        &[
+            ("DB_PORT", &db_port),
+            ("DB_PASSWORD", "pw-1"),
+            ("BROKER_URL", &broker),
+        ],
+    )
+    .unwrap();
+    let s = |p: &Path| p.display().to_string();
+    let (root, socket) = (s(&host.app_root), s(host.socket()));
+    let python = s(&python());
+    let gunicorn = s(&slipway_tests::venv::bin("gunicorn").unwrap());
+    for (i, release) in ["v1", "v2"].into_iter().enumerate() {
+        let bundle = dir.path().join(format!("bundle-{release}"));
+        sample_app::copy_to(&bundle).unwrap();
+        let common = |step: &str| -> Vec<String> {
+            ["step", step, "--app-root", &root, "--release", release]
+                .map(String::from)
+                .to_vec()
+        };
+        let with = |step: &str, extra: &[&str]| -> Vec<String> {
+            let mut args = common(step);
+            args.extend(extra.iter().map(|a| a.to_string()));
+            args
+        };
+        agent_ok(&with("release-copy", &["--from", &s(&bundle)]));
+        let migrated = agent_ok(&with("migrate", &["--python", &python]));
+        assert_eq!(migrated.contains("nothing to apply"), i > 0, "{migrated}");
+        agent_ok(&with("collectstatic", &["--python", &python]));
+        let program = ["--program-config".into(), s(&host.gunicorn_conf)];
+        let gunicorn_args = [
+            &program[..],
+            &[
+                "--socket".into(),
+                socket.clone(),
+                "--app".into(),
+                "shop.wsgi:application".into(),
+                "--gunicorn".into(),
+                gunicorn.clone(),
+                "--health-url".into(),
+                host.health_url(),
+            ],
+        ]
+        .concat();
+        if i == 0 {
+            // First deploy: `current` must exist before the programs are
+            // added, or gunicorn sits in BACKOFF and gunicorn-reload's
+            // startProcess is refused ALREADY_STARTED (seen here; the
+            // reload step does not handle BACKOFF yet).
+            slipway_agent::steps::releases::Releases::new(&host.app_root)
+                .switch_to(release)
+                .unwrap();
+            agent_ok(&["step", "supervisor-update", "--socket", &socket].map(String::from));
+        }
+        let mut reload = common("gunicorn-reload");
+        reload.extend(gunicorn_args);
+        agent_ok(&reload);
+        assert_eq!(host.serving().as_deref(), Some(release));
+        let (status, css) =
+            slipway_tests::host_stack::get(host.nginx_port(), "/static/shop/shop.css").unwrap();
+        assert_eq!(status, 200, "{css}");
+        agent_ok(
+            &[
+                "step",
+                "celery-restart",
+                "--socket",
+                &socket,
+                "--program-config",
+                &s(&host.celery_conf),
+            ]
+            .map(String::from),
+        );
+        // The worker now runs the new release: a task reports it.
+        let output = Command::new(&python)
+            .args(["manage.py", "shell", "--verbosity", "0", "--command"])
+            .arg("from shop.tasks import slow; print(slow.delay(0.2).get(timeout=60))")
+            .current_dir(host.app_root.join("current"))
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&output);
+        assert_eq!(stdout.trim(), release, "{stderr}");
+    }
+}

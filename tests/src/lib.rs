@@ -16,6 +16,8 @@
 //! - [`sample_app`]: the sample Django shop in `tests/sample-app/`, copied out as a release.
 //! - [`host_stack`]: a Django host's real programs: [`host_stack::Supervisord`],
 //!   [`host_stack::Nginx`], [`host_stack::Redis`], private and stopped on drop.
+//! - [`django_host`]: [`DjangoHost`], one simulated host (supervisord, nginx, the
+//!   reference programs and site) under a root.
 //! - [`mariadb`]: [`MariaDb`], a private mariadbd (the stand-in for Aurora MySQL).
 //! - [`venv`]: finding `.venv`'s programs (moto, boto3's python, the AWS CLI).
 //! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
@@ -72,6 +74,8 @@
 //! host_stack::Supervisord::start(dir)? .socket .write_program(name, body)? .client() .pid()
 //! host_stack::Nginx::write_config(dir, site)?; Nginx::start(dir, port)? .pid_file() Nginx::args(dir)
 //! host_stack::Redis::start(dir)? .url(db)   host_stack::{free_ports::<N>()?, wait_until, get}
+//! DjangoHost::start(root, &[("DB_PORT", "…"), …])? .app_root .stack_env .gunicorn_conf
+//!   .celery_conf .socket() .health_url() .nginx_reload_args() .serving() -> Option<String>
 //! sample_app::dir() -> PathBuf   sample_app::copy_to(dest)   sample_app::break_import(release)
 //! demo::run(builder, hosts, env_file, out, shutdown).await   (slipway-sandbox's body)
 //! ```
@@ -90,6 +94,7 @@ pub mod claims;
 pub mod codedeploy;
 pub mod credentials;
 pub mod demo;
+pub mod django_host;
 pub mod error;
 pub mod host_stack;
 mod ids;
@@ -110,6 +115,7 @@ pub mod venv;
 
 pub use claims::Claims;
 pub use credentials::{CredentialStore, IssuedCredential};
+pub use django_host::DjangoHost;
 pub use error::Error;
 pub use imds::Imds;
 pub use mariadb::MariaDb;

@@ -99,7 +99,7 @@ fn stop(child: &mut Child, signal: i32) {
     let _ = child.wait();
 }
 
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+pub(crate) fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.to_owned();
     move |source| Error::Io {
         action,
