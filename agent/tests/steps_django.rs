@@ -233,7 +233,7 @@ fn agent_ok(args: &[String]) -> String {
 }
 
 #[test]
-fn a_django_host_serves_each_release_of_the_sample_app_with_its_worker_and_static_files() {
+fn a_django_host_serves_the_sample_app_and_the_reference_application_start_moves_it_to_v2() {
     let db = database();
     let dir = tempfile::tempdir().unwrap();
     let redis = slipway_tests::host_stack::Redis::start(dir.path()).unwrap();
@@ -294,24 +294,29 @@ fn a_django_host_serves_each_release_of_the_sample_app_with_its_worker_and_stati
                 .unwrap();
             agent_ok(&["step", "supervisor-update", "--socket", &socket].map(String::from));
         }
-        let mut reload = common("gunicorn-reload");
-        reload.extend(gunicorn_args);
-        agent_ok(&reload);
+        if i == 0 {
+            let mut reload = common("gunicorn-reload");
+            reload.extend(gunicorn_args);
+            agent_ok(&reload);
+            agent_ok(
+                &[
+                    "step",
+                    "celery-restart",
+                    "--socket",
+                    &socket,
+                    "--program-config",
+                    &s(&host.celery_conf),
+                ]
+                .map(String::from),
+            );
+        } else {
+            // The reference ApplicationStart script on the host's stack.env.
+            application_start(&host, release);
+        }
         assert_eq!(host.serving().as_deref(), Some(release));
         let (status, css) =
             slipway_tests::host_stack::get(host.nginx_port(), "/static/shop/shop.css").unwrap();
         assert_eq!(status, 200, "{css}");
-        agent_ok(
-            &[
-                "step",
-                "celery-restart",
-                "--socket",
-                &socket,
-                "--program-config",
-                &s(&host.celery_conf),
-            ]
-            .map(String::from),
-        );
         // The worker now runs the new release: a task reports it.
         let output = Command::new(&python)
             .args(["manage.py", "shell", "--verbosity", "0", "--command"])
@@ -322,4 +327,30 @@ fn a_django_host_serves_each_release_of_the_sample_app_with_its_worker_and_stati
         let (stdout, stderr) = text(&output);
         assert_eq!(stdout.trim(), release, "{stderr}");
     }
+}
+
+/// Runs appspec/scripts/application-start as a hook would, with the host's
+/// stack.env and this build's slipway-agent first on PATH.
+fn application_start(host: &slipway_tests::DjangoHost, release: &str) {
+    let agent = Path::new(env!("CARGO_BIN_EXE_slipway-agent"));
+    let path = format!(
+        "{}:{}",
+        agent.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = slipway_tests::venv::workspace_root().join("appspec/scripts/application-start");
+    let output = Command::new(script)
+        .env("PATH", path)
+        .env("SLIPWAY_STACK_ENV", &host.stack_env)
+        .env("LIFECYCLE_EVENT", "ApplicationStart")
+        .env("DEPLOYMENT_ID", release)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("nginx: config tested and reloaded"),
+        "{stdout}"
+    );
 }

@@ -84,7 +84,15 @@ impl DjangoHost {
         let nginx = Nginx::start(&nginx_dir, nginx_port)?;
 
         let stack_env = root.join("etc/slipway/stack.env");
+        let nginx_args: Vec<String> = Nginx::args(&nginx_dir)
+            .into_iter()
+            .map(|arg| format!("--nginx-arg={arg}"))
+            .collect();
         let settings = [
+            ("SHOP_GUNICORN_CONF", gunicorn_conf.display().to_string()),
+            ("SHOP_CELERY_CONF", celery_conf.display().to_string()),
+            ("SHOP_NGINX_PID", nginx.pid_file().display().to_string()),
+            ("SHOP_NGINX_ARGS", nginx_args.join(" ")),
             (
                 "SLIPWAY_SUPERVISOR_SOCKET",
                 supervisord.socket.display().to_string(),
@@ -156,7 +164,12 @@ fn replace_setting(text: &str, name: &str, value: &str) -> String {
         .filter(|line| !line.starts_with(&prefix))
         .map(|line| format!("{line}\n"))
         .collect();
-    out.push_str(&format!("{name}={value}\n"));
+    // The file is sourced by sh: a value with spaces is quoted.
+    if value.contains(char::is_whitespace) {
+        out.push_str(&format!("{name}='{value}'\n"));
+    } else {
+        out.push_str(&format!("{name}={value}\n"));
+    }
     out
 }
 
