@@ -66,8 +66,8 @@ pub enum HookError {
         path: PathBuf,
         /// The step's line.
         line: u64,
-        /// Why.
+        /// Why (boxed: a step's error is large).
         #[source]
-        source: StepError,
+        source: Box<StepError>,
     },
 }

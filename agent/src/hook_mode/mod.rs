@@ -11,7 +11,7 @@
 //!
 //! # Layout
 //! - [`config`]: the hooks config, the env file, `${NAME}` expansion.
-//! - [`error`]: [`HookError`].
+//! - [`error`]: what can fail, [`HookError`].
 
 pub mod config;
 pub mod error;
@@ -219,7 +219,7 @@ pub async fn run(loaded: &Loaded, out: &mut dyn Write) -> Result<(), HookError> 
                 event: event.name().into(),
                 path: config.path.clone(),
                 line: planned.line,
-                source,
+                source: Box::new(source),
             })?;
     }
     Ok(())
