@@ -30,7 +30,7 @@ enum LogFormat {
 enum Command {
     /// Deploy a revision on this host without CodeDeploy, like codedeploy-local.
     Local(LocalArgs),
-    /// Run one built-in step (Supervisor, Gunicorn, Celery, nginx, secrets) from a hook script.
+    /// Run one built-in step (Supervisor, Gunicorn, Celery, nginx, secrets, Django) from a hook script.
     Step {
         #[command(subcommand)]
         step: Step,

@@ -35,6 +35,10 @@ pub struct MariaDb {
 impl MariaDb {
     /// Initialises a data directory and starts the server on it, waiting
     /// until it answers a query. Blocks (a few seconds).
+    ///
+    /// The server is killed if the thread that started it exits
+    /// (PR_SET_PDEATHSIG, so a crashed test leaves none behind): start it
+    /// from a thread that outlives it, not from tokio's blocking pool.
     pub fn start() -> Result<MariaDb, Error> {
         let mut attempt = 1;
         loop {
