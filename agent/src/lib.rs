@@ -13,7 +13,8 @@
 //! - [`install`]: the Install event: files, permissions, cleanup.
 //! - [`hooks`]: running appspec scripts.
 //! - [`state`]: the deployment root's layout, pointers and logs.
-//! - [`steps`]: built-in steps: Supervisor, releases, Gunicorn, Celery, nginx, secrets.
+//! - [`steps`]: built-in steps: Supervisor, releases, Gunicorn, Celery, nginx, secrets, Django.
+//! - [`hook_mode`]: `slipway-agent hook`, the steps as a hook under the official agent.
 //! - [`config`]: the official `codedeployagent.yml`.
 //! - [`clock`]: the injected clock and the logs' timestamp formats.
 //! - [`error`]: the library's errors.
@@ -27,6 +28,7 @@ pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod executor;
+pub mod hook_mode;
 pub mod hooks;
 pub mod install;
 pub mod local;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use slipway_agent::daemon::{self, RunArgs, shutdown, status_client};
+use slipway_agent::hook_mode::{self, HookArgs};
 use slipway_agent::local::{self, LocalArgs, Outcome};
 use slipway_agent::steps::cli::{self as steps, RollbackArgs, Step};
 use slipway_shared::diagnostics::ErrorCode;
@@ -29,11 +30,13 @@ enum LogFormat {
 enum Command {
     /// Deploy a revision on this host without CodeDeploy, like codedeploy-local.
     Local(LocalArgs),
-    /// Run one built-in step (Supervisor, Gunicorn, Celery, nginx, secrets) from a hook script.
+    /// Run one built-in step (Supervisor, Gunicorn, Celery, nginx, secrets, Django) from a hook script.
     Step {
         #[command(subcommand)]
         step: Step,
     },
+    /// Run the steps configured for the event the official CodeDeploy agent is running (LIFECYCLE_EVENT).
+    Hook(HookArgs),
     /// Switch this host back to the previous release and reload, without CodeDeploy.
     Rollback(RollbackArgs),
     /// Run as the CodeDeploy host agent: poll for commands until SIGTERM.
@@ -43,7 +46,7 @@ enum Command {
 }
 
 /// A step that ran and failed exits 1 like a failed event, with its reason.
-fn step_outcome(result: Result<(), slipway_agent::steps::StepError>) -> anyhow::Result<Outcome> {
+fn step_outcome<E: std::error::Error>(result: Result<(), E>) -> anyhow::Result<Outcome> {
     match result {
         Ok(()) => Ok(Outcome::Succeeded),
         Err(error) => {
@@ -69,6 +72,18 @@ fn main() -> ExitCode {
         LogFormat::Human => logs.init(),
         LogFormat::Json => logs.json().init(),
     }
+    // Before the runtime's threads: it sets the env file's variables.
+    let hook = match &cli.command {
+        // SAFETY: no other thread has started yet.
+        Command::Hook(args) => match unsafe { hook_mode::load(args) } {
+            Ok(loaded) => Some(loaded),
+            Err(error) => {
+                eprintln!("slipway-agent: {}", slipway_agent::executor::chain(&error));
+                return ExitCode::from(1);
+            }
+        },
+        _ => None,
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -81,6 +96,10 @@ fn main() -> ExitCode {
             Command::Local(args) => Ok(local::run(args, &mut std::io::stdout()).await?),
             Command::Step { step } => {
                 step_outcome(steps::run_step(step, &mut std::io::stdout()).await)
+            }
+            Command::Hook(_) => {
+                let loaded = hook.as_ref().expect("loaded before the runtime");
+                step_outcome(hook_mode::run(loaded, &mut std::io::stdout()).await)
             }
             Command::Rollback(args) => {
                 step_outcome(steps::rollback(args, &mut std::io::stdout()).await)

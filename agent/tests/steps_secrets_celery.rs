@@ -174,54 +174,12 @@ async fn celery_restart_warm_stops_and_starts_the_worker_program() {
     assert_ne!(after.pid, before);
 }
 
-/// redis-server on a free port in `dir`, shut down on drop.
-struct Redis {
-    port: u16,
-    child: std::process::Child,
-}
-
-impl Redis {
-    fn start(dir: &std::path::Path) -> Redis {
-        let port = stack::free_port();
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(dir)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server from scripts/setup");
-        stack::wait_until("redis", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        Redis { port, child }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on our own unreaped child.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_task_in_flight_survives_the_celery_restart_and_completes() {
     let dir = tempfile::tempdir().unwrap();
     let app = dir.path().join("app");
     std::fs::create_dir_all(&app).unwrap();
-    let redis = Redis::start(dir.path());
+    let redis = slipway_tests::host_stack::Redis::start(dir.path()).unwrap();
     let marker = dir.path().join("started");
     std::fs::write(
         app.join("tasks.py"),

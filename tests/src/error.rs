@@ -134,4 +134,61 @@ pub enum Error {
         /// What is wrong there.
         reason: &'static str,
     },
+    /// A temporary directory could not be created.
+    #[error("create a temp dir for {purpose}")]
+    TempDir {
+        /// What it was for.
+        purpose: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A program the test bed runs could not be started.
+    #[error("spawn {program}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// The spawn error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A program exited before it was ready, or failed.
+    #[error("{program} exited ({status}); its log ends: {log_tail}")]
+    ProgramExited {
+        /// The program.
+        program: String,
+        /// How it exited.
+        status: std::process::ExitStatus,
+        /// The end of its log or output.
+        log_tail: String,
+    },
+    /// A program did not become ready in time.
+    #[error("{program} was not ready within {timeout:?}; its log ends: {log_tail}")]
+    ProgramTimeout {
+        /// The program.
+        program: String,
+        /// How long we waited.
+        timeout: Duration,
+        /// The end of its log.
+        log_tail: String,
+    },
+    /// A SQL statement run through the `mariadb` client failed.
+    #[error("mariadb -e {sql:?}: {output}")]
+    Query {
+        /// The statements.
+        sql: String,
+        /// The client's stderr.
+        output: String,
+    },
+    /// A file or directory of a host program could not be written.
+    #[error("cannot {action} {path}")]
+    Io {
+        /// What was being done ("create", "write").
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 }

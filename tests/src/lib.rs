@@ -13,6 +13,12 @@
 //!   [`sts::trust`] holds [`Role`] and [`TrustPolicy`].
 //! - [`imds`]: [`Imds`], the metadata service of one simulated EC2 host.
 //! - [`moto`]: [`Moto`], moto's server from `.venv`.
+//! - [`sample_app`]: the sample Django shop in `tests/sample-app/`, copied out as a release.
+//! - [`host_stack`]: a Django host's real programs: [`host_stack::Supervisord`],
+//!   [`host_stack::Nginx`], [`host_stack::Redis`], private and stopped on drop.
+//! - [`django_host`]: [`DjangoHost`], one simulated host (supervisord, nginx, the
+//!   reference programs and site) under a root.
+//! - [`mariadb`]: [`MariaDb`], a private mariadbd (the stand-in for Aurora MySQL).
 //! - [`venv`]: finding `.venv`'s programs (moto, boto3's python, the AWS CLI).
 //! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
 //! - [`agent_hosts`]: on-premises hosts for real agents, each with its own
@@ -64,6 +70,15 @@
 //! TrustPolicy::github(&[sub]) | github_like(&[pattern]) | sandbox_issuer()
 //!   .with(Condition::string_equals(claim, &[v]) | Condition::string_like(claim, &[p]))
 //! SigningKey::generate() -> Result<SigningKey, Error>; .sign(&Value) .jwk() .kid()
+//! MariaDb::start() -> Result<MariaDb, Error>   (blocking; stopped on drop)
+//!   port() socket() pid() client() -> Command   query(sql) -> Result<String, Error>
+//!   create_database(name, user, password)
+//! host_stack::Supervisord::start(dir)? .socket .write_program(name, body)? .client() .pid()
+//! host_stack::Nginx::write_config(dir, site)?; Nginx::start(dir, port)? .pid_file() Nginx::args(dir)
+//! host_stack::Redis::start(dir)? .url(db)   host_stack::{free_ports::<N>()?, wait_until, get}
+//! DjangoHost::start(root, &[("DB_PORT", "…"), …])? .app_root .stack_env .gunicorn_conf
+//!   .celery_conf .socket() .health_url() .nginx_reload_args() .serving() -> Option<String>
+//! sample_app::dir() -> PathBuf   sample_app::copy_to(dest)   sample_app::break_import(release)
 //! demo::run(builder, DemoHosts, env_file, out, shutdown).await   (slipway-sandbox's body)
 //! agent_hosts::write_agent_hosts(&sandbox, n, tag, dir) -> Result<Vec<AgentHost>, Error>
 //! ```
@@ -83,11 +98,15 @@ pub mod claims;
 pub mod codedeploy;
 pub mod credentials;
 pub mod demo;
+pub mod django_host;
 pub mod error;
+pub mod host_stack;
 mod ids;
 pub mod imds;
+pub mod mariadb;
 pub mod moto;
 pub mod oidc;
+pub mod sample_app;
 pub mod sandbox;
 pub mod scripted_host;
 mod server;
@@ -100,8 +119,10 @@ pub mod venv;
 
 pub use claims::Claims;
 pub use credentials::{CredentialStore, IssuedCredential};
+pub use django_host::DjangoHost;
 pub use error::Error;
 pub use imds::Imds;
+pub use mariadb::MariaDb;
 pub use moto::Moto;
 pub use oidc::OidcIssuer;
 pub use sandbox::{Sandbox, SandboxBuilder};

@@ -43,7 +43,7 @@ impl Moto {
             .map_err(|source| Error::HttpClient { source })?;
         let mut attempt = 1;
         loop {
-            let port = free_port()?;
+            let port = free_port("moto")?;
             let mut moto = Self::spawn(&path, port)?;
             match moto.wait_ready(&client).await {
                 Err(Error::MotoExited { .. }) if attempt < PORT_ATTEMPTS => attempt += 1,
@@ -140,11 +140,9 @@ impl Drop for Moto {
     }
 }
 
-fn free_port() -> Result<u16, Error> {
-    let bind = |source| Error::Bind {
-        service: "moto",
-        source,
-    };
+/// A port free on 127.0.0.1 now, for a program that binds it itself.
+pub(crate) fn free_port(service: &'static str) -> Result<u16, Error> {
+    let bind = |source| Error::Bind { service, source };
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(bind)?;
     Ok(listener.local_addr().map_err(bind)?.port())
 }

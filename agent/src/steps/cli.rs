@@ -15,7 +15,7 @@ use super::releases::Releases;
 use super::supervisor::Supervisor;
 use super::switch::Switch;
 use super::validate::Validate;
-use super::{celery, secrets};
+use super::{celery, django, release_copy, secrets};
 
 /// Where supervisord listens.
 #[derive(Debug, Clone, clap::Args)]
@@ -144,6 +144,20 @@ pub struct RecoverArgs {
     pub programs: Vec<String>,
 }
 
+/// A Django release.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DjangoArgs {
+    /// The app root holding `releases/`.
+    #[arg(long, env = "SLIPWAY_APP_ROOT")]
+    pub app_root: PathBuf,
+    /// The release id (default: the deployment id).
+    #[arg(long, env = "DEPLOYMENT_ID")]
+    pub release: String,
+    /// The python with Django and the app's dependencies (the venv's).
+    #[arg(long, default_value = "python3")]
+    pub python: PathBuf,
+}
+
 /// The built-in steps.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Step {
@@ -175,6 +189,32 @@ pub enum Step {
     CeleryRestart(CeleryArgs),
     /// `nginx -t`, reload by HUP, confirm the workers were replaced. Never a restart.
     NginxReload(NginxArgs),
+    /// Copy the installed files (the appspec's `files` destination) to `releases/<id>`, whole or not at all.
+    ReleaseCopy {
+        /// The installed files.
+        #[arg(long)]
+        from: PathBuf,
+        /// The app root holding `releases/`.
+        #[arg(long, env = "SLIPWAY_APP_ROOT")]
+        app_root: PathBuf,
+        /// The release id (default: the deployment id).
+        #[arg(long, env = "DEPLOYMENT_ID")]
+        release: String,
+    },
+    /// `manage.py migrate` under the database's advisory lock: one host applies, the rest find nothing to do.
+    Migrate {
+        /// The release.
+        #[command(flatten)]
+        django: DjangoArgs,
+        /// The Django database alias.
+        #[arg(long, default_value = "default")]
+        database: String,
+        /// Seconds to wait for another host's migration to finish.
+        #[arg(long, default_value_t = 600)]
+        lock_timeout: u64,
+    },
+    /// `manage.py collectstatic --noinput` in the release.
+    Collectstatic(DjangoArgs),
     /// Render SSM parameters under a path to a 0600 env file (values never logged).
     Secrets {
         /// The parameter path, e.g. /myapp/prod.
@@ -183,14 +223,20 @@ pub enum Step {
         /// The env file to write.
         #[arg(long)]
         env_file: PathBuf,
-        /// uid:gid to own it (the app user).
+        /// The app user to own it: a user name (with its primary group) or uid:gid.
         #[arg(long, value_parser = parse_owner)]
         owner: Option<(u32, u32)>,
     },
 }
 
 fn parse_owner(text: &str) -> std::result::Result<(u32, u32), String> {
-    let (uid, gid) = text.split_once(':').ok_or("expected uid:gid")?;
+    let Some((uid, gid)) = text.split_once(':') else {
+        return match crate::hooks::runas::User::lookup(text) {
+            Ok(Some(user)) => Ok((user.uid, user.gid)),
+            Ok(None) => Err(format!("no user named {text:?} (or give uid:gid)")),
+            Err(e) => Err(format!("cannot look up user {text:?}: {e}")),
+        };
+    };
     Ok((
         uid.parse().map_err(|_| format!("bad uid {uid:?}"))?,
         gid.parse().map_err(|_| format!("bad gid {gid:?}"))?,
@@ -375,6 +421,42 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
             };
             nginx.reload(Duration::from_secs(args.timeout)).await?;
             let _ = writeln!(out, "nginx: config tested and reloaded");
+        }
+        Step::ReleaseCopy {
+            from,
+            app_root,
+            release,
+        } => {
+            release_copy::copy_release(app_root, release, from)?;
+            let _ = writeln!(
+                out,
+                "release-copy: {} -> releases/{release}",
+                from.display()
+            );
+        }
+        Step::Migrate {
+            django: args,
+            database,
+            lock_timeout,
+        } => {
+            let manage = django::Manage::new(&args.app_root, &args.release, &args.python)?;
+            let lock_timeout = Duration::from_secs(*lock_timeout);
+            let migrated = django::migrate(&manage, database, lock_timeout, out).await?;
+            let _ = match migrated.applied.as_slice() {
+                [] => writeln!(out, "migrate: release {}: nothing to apply", args.release),
+                applied => writeln!(
+                    out,
+                    "migrate: release {} applied {} migration(s): {}",
+                    args.release,
+                    applied.len(),
+                    applied.join(", ")
+                ),
+            };
+        }
+        Step::Collectstatic(args) => {
+            let manage = django::Manage::new(&args.app_root, &args.release, &args.python)?;
+            let summary = django::collectstatic(&manage, out).await?;
+            let _ = writeln!(out, "collectstatic: release {}: {summary}", args.release);
         }
         Step::Secrets {
             path,

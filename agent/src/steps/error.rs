@@ -144,6 +144,16 @@ pub enum StepError {
         /// The SDK's error (names, never values).
         reason: String,
     },
+    /// A Django management command failed on a release.
+    #[error("manage.py {command} on release {release} failed: {output}")]
+    Django {
+        /// `migrate` or `collectstatic`.
+        command: &'static str,
+        /// The release id.
+        release: String,
+        /// Its exit status and last line of output (a traceback ends with the cause).
+        output: String,
+    },
 }
 
 /// The steps' result type.

@@ -1,6 +1,7 @@
 //! The built-in steps hook scripts call as `slipway-agent step NAME …`:
 //! driving Supervisor, switching releases, reloading Gunicorn, Celery and
-//! nginx without dropping a request, and rendering secrets.
+//! nginx without dropping a request, rendering secrets, and running Django's
+//! migrations once per fleet.
 //!
 //! # Layout
 //! - [`cli`]: the `step` and `rollback` commands' arguments and order of work.
@@ -17,10 +18,13 @@
 //! - [`lock`]: one step at a time per Supervisor program (flock).
 //! - [`recover`]: finishing or reversing what a killed step left half done.
 //! - [`validate`]: ValidateService: the health URL through nginx, or a switch-back.
+//! - [`release_copy`]: `releases/<id>` from the installed files, whole or absent.
+//! - [`django`]: `migrate` once under the database's advisory lock, `collectstatic`.
 //! - [`error`]: the steps' errors.
 
 pub mod celery;
 pub mod cli;
+pub mod django;
 pub mod error;
 pub mod gunicorn;
 pub mod journal;
@@ -28,6 +32,7 @@ pub mod lock;
 pub mod nginx;
 pub mod program_config;
 pub mod recover;
+pub mod release_copy;
 pub mod releases;
 pub mod secrets;
 pub mod supervisor;
