@@ -38,6 +38,7 @@ struct Unit {
     exec_start: Vec<String>,
     kill_mode: String,
     kill_signal: libc::c_int,
+    kill_signal_name: String,
     timeout_stop: Duration,
     umask: libc::mode_t,
 }
@@ -105,7 +106,8 @@ impl Unit {
             exec_start[0].starts_with('/'),
             "ExecStart has no prefixes and an absolute path: {exec_start:?}"
         );
-        let kill_signal = match one("KillSignal", "SIGTERM").as_str() {
+        let kill_signal_name = one("KillSignal", "SIGTERM");
+        let kill_signal = match kill_signal_name.as_str() {
             "SIGTERM" => libc::SIGTERM,
             "SIGINT" => libc::SIGINT,
             other => panic!("KillSignal={other} is not read here"),
@@ -116,6 +118,7 @@ impl Unit {
             exec_start,
             kill_mode: one("KillMode", "control-group"),
             kill_signal,
+            kill_signal_name,
             timeout_stop: parse_timespan(&one("TimeoutStopSec", "90s")),
             umask: libc::mode_t::from_str_radix(&one("UMask", "0022"), 8).unwrap(),
         }
@@ -163,12 +166,13 @@ impl Unit {
     }
 
     /// `systemctl stop`: KillSignal to the main process only
-    /// (KillMode=process), then up to TimeoutStopSec for it to exit.
+    /// (KillMode=process), then up to TimeoutStopSec for it to exit (capped
+    /// at the tests' deadline, so a hang fails instead of waiting hours).
     fn stop(&self, agent: &mut Agent) -> std::process::ExitStatus {
         assert_eq!(self.kill_mode, "process");
         // SAFETY: kill has no memory effects.
         unsafe { libc::kill(agent.child.id() as libc::pid_t, self.kill_signal) };
-        let until = Instant::now() + self.timeout_stop;
+        let until = Instant::now() + self.timeout_stop.min(daemon::DEADLINE);
         loop {
             if let Some(status) = agent.child.try_wait().unwrap() {
                 return status;
@@ -176,8 +180,9 @@ impl Unit {
             if Instant::now() >= until {
                 agent.kill();
                 panic!(
-                    "systemd would have SIGKILLed the agent after TimeoutStopSec={:?}:\n{}",
-                    self.timeout_stop,
+                    "the agent did not exit within {:?} of {}:\n{}",
+                    self.timeout_stop.min(daemon::DEADLINE),
+                    self.kill_signal_name,
                     agent.log()
                 );
             }
