@@ -101,12 +101,16 @@ pub struct FollowArgs {
 /// `slipway deploy`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DeployArgs {
+    /// The application and deployment group.
     #[command(flatten)]
     pub group: GroupArgs,
+    /// What to bundle, and how.
     #[command(flatten)]
     pub bundle: BundleArgs,
+    /// How the deployment is followed.
     #[command(flatten)]
     pub follow: FollowArgs,
+    /// Whose credentials make the AWS calls.
     #[command(flatten)]
     pub credentials: CredentialsArgs,
     /// The bucket for bundles.
@@ -144,10 +148,13 @@ pub struct DeployArgs {
 /// `slipway rollback`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RollbackArgs {
+    /// The application and deployment group.
     #[command(flatten)]
     pub group: GroupArgs,
+    /// How the deployment is followed.
     #[command(flatten)]
     pub follow: FollowArgs,
+    /// Whose credentials make the AWS calls.
     #[command(flatten)]
     pub credentials: CredentialsArgs,
     /// Redeploy this deployment's revision.
@@ -165,8 +172,10 @@ pub struct RollbackArgs {
 /// `slipway status`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct StatusArgs {
+    /// The application and deployment group.
     #[command(flatten)]
     pub group: GroupArgs,
+    /// Whose credentials make the AWS calls.
     #[command(flatten)]
     pub credentials: CredentialsArgs,
     /// How many recent deployments [default: 10].

@@ -19,6 +19,8 @@
 //! - [`env`](mod@env): the environment, passed in rather than read from the process.
 //! - [`error`]: the crate's error type.
 
+#![deny(missing_docs)]
+
 pub mod appspec_check;
 pub mod aws;
 pub mod bundle;

@@ -350,12 +350,20 @@ fn installing_takes_the_host_over_from_the_official_agent_and_removing_gives_it_
         env.contains("SLIPWAY_AGENT_CONFIG=/etc/codedeploy-agent/conf/codedeployagent.yml\n"),
         "{env}"
     );
-    assert!(
-        env.contains(
-            "SLIPWAY_AGENT_ONPREMISES_CONFIG=/etc/codedeploy-agent/conf/codedeploy.onpremises.yml\n"
-        ),
-        "{env}"
-    );
+    // Every variable written is one the unit's ExecStart passes on.
+    let unit =
+        std::fs::read_to_string(workspace().join("packaging/deb/slipway-agent.service")).unwrap();
+    let exec_start = unit.lines().find(|l| l.starts_with("ExecStart=")).unwrap();
+    for name in env
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('=').map(|(name, _)| name))
+    {
+        assert!(
+            exec_start.contains(&format!("${{{name}}}")),
+            "{name} is unused: {env}"
+        );
+    }
     assert_eq!(
         snapshot(&root.join("etc/codedeploy-agent")),
         official_before
