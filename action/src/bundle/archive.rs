@@ -172,12 +172,30 @@ pub fn skeleton(dir: &std::path::Path, entries: &[Entry], repos: &[Repository]) 
                 .iter()
                 .any(|t| t.is_empty() || path.starts_with(&format!("{t}/")))
     };
+    // Only the directories the appspecs name or that hold what is written:
+    // a skeleton of every directory in a large tree cost seconds to create
+    // and remove, most of `deploy`'s time before the upload.
+    let wanted_dir = |path: &str| {
+        needed.iter().any(|n| n == path)
+            || subtrees
+                .iter()
+                .any(|t| t.is_empty() || t == path || path.starts_with(&format!("{t}/")))
+    };
+    let parent = |path: &std::path::Path| match path.parent() {
+        Some(parent) => std::fs::create_dir_all(parent).map_err(io),
+        None => Ok(()),
+    };
     for entry in entries {
         let path = dir.join(&entry.path);
         match &entry.kind {
-            Kind::Dir => std::fs::create_dir_all(&path).map_err(io)?,
-            Kind::Symlink(target) => std::os::unix::fs::symlink(target, &path).map_err(io)?,
+            Kind::Dir if wanted_dir(&entry.path) => std::fs::create_dir_all(&path).map_err(io)?,
+            Kind::Dir => {}
+            Kind::Symlink(target) => {
+                parent(&path)?;
+                std::os::unix::fs::symlink(target, &path).map_err(io)?
+            }
             Kind::File { executable, .. } if wanted(&entry.path) => {
+                parent(&path)?;
                 let content: Vec<u8> = if is_appspec(&entry.path) {
                     read_blob(repos, entry)?
                         .map(|b| b.content().to_vec())
