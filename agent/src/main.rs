@@ -62,13 +62,13 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match cli.log_format {
-        LogFormat::Human => logs.init(),
-        LogFormat::Json => logs.json().init(),
-    }
+    // The daemon also logs where the official agent does, so an operator's
+    // habits (and log shippers) keep working after the swap.
+    let log_file = match &cli.command {
+        Command::Run(args) => daemon::log_file(args).and_then(|path| open_log(&path)),
+        _ => None,
+    };
+    init_logs(filter, cli.log_format, log_file);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -110,6 +110,53 @@ fn main() -> ExitCode {
             );
             ExitCode::from(2)
         }
+    }
+}
+
+/// Opens `path` for appending, creating its directory; a file that cannot
+/// be opened leaves stderr as the only log, with a line saying why.
+fn open_log(path: &std::path::Path) -> Option<std::fs::File> {
+    let opened = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+        });
+    match opened {
+        Ok(file) => Some(file),
+        Err(e) => {
+            eprintln!(
+                "slipway-agent: cannot log to {} ({e}); logging to stderr only",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// Log lines to stderr, and to `file` when there is one (without colours).
+fn init_logs(
+    filter: tracing_subscriber::EnvFilter,
+    format: LogFormat,
+    file: Option<std::fs::File>,
+) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriterExt};
+    let ansi = file.is_none() && std::io::stderr().is_terminal();
+    let writer = match file {
+        Some(file) => BoxMakeWriter::new(std::io::stderr.and(std::sync::Arc::new(file))),
+        None => BoxMakeWriter::new(std::io::stderr),
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(writer);
+    match format {
+        LogFormat::Human => logs.init(),
+        LogFormat::Json => logs.json().init(),
     }
 }
 

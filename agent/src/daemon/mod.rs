@@ -78,6 +78,14 @@ pub enum DaemonError {
     },
 }
 
+/// The log file the configuration names, when it can be read (a
+/// configuration that cannot is reported by [`run`]).
+pub fn log_file(args: &RunArgs) -> Option<PathBuf> {
+    Config::load(args.config.as_deref())
+        .ok()
+        .map(|c| c.log_file())
+}
+
 /// Runs the daemon until `shutdown`.
 pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), DaemonError> {
     let config = Config::load(args.config.as_deref()).map_err(DaemonError::Config)?;
@@ -123,6 +131,9 @@ pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), Dae
         backoff: Backoff::new(Duration::from_secs(config.wait_after_throttle_error)),
         grace: Duration::from_secs(config.kill_agent_max_wait_time_seconds),
         board,
+        max_concurrent: poller::MAX_CONCURRENT_COMMANDS,
+        update_interval: Duration::from_secs(config.command_update_interval),
+        groups: poller::GroupLocks::default(),
         executor: Executor::new(Host {
             config,
             s3: Some(s3),

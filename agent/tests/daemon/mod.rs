@@ -19,7 +19,7 @@ use slipway_tests::codedeploy::{Simulator, SimulatorConfig, SimulatorHandle};
 use slipway_tests::credentials::{CredentialStore, IssuedCredential};
 
 pub const DEADLINE: Duration = Duration::from_secs(90);
-const HOST_ARN: &str = "arn:aws:iam::123456789012:user/host-1";
+pub const HOST_ARN: &str = "arn:aws:iam::123456789012:user/host-1";
 const BUCKET: &str = "releases";
 
 /// The simulator, S3 and one host's files.
@@ -85,21 +85,6 @@ impl Bed {
             .send()
             .await
             .unwrap();
-        codedeploy
-            .create_deployment_group()
-            .application_name("shop")
-            .deployment_group_name("web")
-            .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
-            .on_premises_instance_tag_filters(
-                TagFilter::builder()
-                    .key("fleet")
-                    .value("web")
-                    .r#type(TagFilterType::KeyAndValue)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
 
         let moto = slipway_tests::Moto::start().await.unwrap();
         let moto_url = moto.url().to_owned();
@@ -124,6 +109,7 @@ impl Bed {
             dir: tempfile::tempdir().unwrap(),
             status_port: free_port(),
         };
+        bed.create_group("web").await;
         bed.write_configs();
         bed
     }
@@ -164,8 +150,39 @@ impl Bed {
         .unwrap();
     }
 
+    /// Adds `lines` (official or Slipway keys) to the agent's configuration.
+    pub fn configure(&self, lines: &str) {
+        let mut text = std::fs::read_to_string(self.config_path()).unwrap();
+        text.push_str(lines);
+        std::fs::write(self.config_path(), text).unwrap();
+    }
+
+    /// Makes deployment group `name` of application shop, over host-1.
+    pub async fn create_group(&self, name: &str) {
+        self.codedeploy
+            .create_deployment_group()
+            .application_name("shop")
+            .deployment_group_name(name)
+            .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
+            .on_premises_instance_tag_filters(
+                TagFilter::builder()
+                    .key("fleet")
+                    .value("web")
+                    .r#type(TagFilterType::KeyAndValue)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Starts `slipway-agent run` on this host.
     pub fn agent(&self) -> Agent {
+        self.agent_with(&[])
+    }
+
+    /// Starts `slipway-agent [global_args] run` on this host.
+    pub fn agent_with(&self, global_args: &[&str]) -> Agent {
         let log = self.dir.path().join(format!(
             "agent-{}.log",
             std::time::SystemTime::now()
@@ -174,6 +191,7 @@ impl Bed {
                 .as_nanos()
         ));
         let child = Command::new(env!("CARGO_BIN_EXE_slipway-agent"))
+            .args(global_args)
             .arg("run")
             .arg("--config")
             .arg(self.config_path())
@@ -190,6 +208,16 @@ impl Bed {
 
     /// Packs `revision` as tgz, uploads it and deploys it; returns the deployment id.
     pub async fn deploy(&self, revision: &crate::common::Revision, key: &str) -> String {
+        self.deploy_to("web", revision, key).await
+    }
+
+    /// [`Bed::deploy`] to deployment group `group`.
+    pub async fn deploy_to(
+        &self,
+        group: &str,
+        revision: &crate::common::Revision,
+        key: &str,
+    ) -> String {
         let bundle = revision.pack("tgz");
         let put = self
             .s3
@@ -215,7 +243,7 @@ impl Bed {
         self.codedeploy
             .create_deployment()
             .application_name("shop")
-            .deployment_group_name("web")
+            .deployment_group_name(group)
             .revision(location)
             .send()
             .await

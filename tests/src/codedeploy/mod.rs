@@ -73,5 +73,5 @@ pub(crate) mod state;
 pub use clock::Clock;
 pub use envelope::{EnvelopeFormat, Signer, pkcs7_json};
 pub use server::{
-    AwsError, Simulator, SimulatorConfig, SimulatorError, SimulatorHandle, StatusWatch,
+    AwsError, HostReport, Simulator, SimulatorConfig, SimulatorError, SimulatorHandle, StatusWatch,
 };
