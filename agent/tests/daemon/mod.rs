@@ -20,7 +20,7 @@ use slipway_tests::credentials::{CredentialStore, IssuedCredential};
 
 pub const DEADLINE: Duration = Duration::from_secs(90);
 pub const HOST_ARN: &str = "arn:aws:iam::123456789012:user/host-1";
-const BUCKET: &str = "releases";
+pub const BUCKET: &str = "releases";
 
 /// The simulator, S3 and one host's files.
 pub struct Bed {
@@ -64,21 +64,7 @@ impl Bed {
         config.poll_wait = Duration::from_secs(2);
         let sim = Simulator::start(config).await.unwrap();
         sim.register_on_premises_instance("host-1", HOST_ARN, &[("fleet", "web")]);
-        let codedeploy = aws_sdk_codedeploy::Client::from_conf(
-            aws_sdk_codedeploy::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .endpoint_url(sim.endpoint())
-                .credentials_provider(Credentials::new(
-                    &operator.access_key_id,
-                    &operator.secret_access_key,
-                    None,
-                    None,
-                    "test",
-                ))
-                .retry_config(RetryConfig::disabled())
-                .build(),
-        );
+        let codedeploy = codedeploy_client(&sim.endpoint(), &operator);
         codedeploy
             .create_application()
             .application_name("shop")
@@ -88,17 +74,7 @@ impl Bed {
 
         let moto = slipway_tests::Moto::start().await.unwrap();
         let moto_url = moto.url().to_owned();
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::new()
-                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-                .region(aws_sdk_s3::config::Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                    "testing", "testing", None, None, "test",
-                ))
-                .endpoint_url(&moto_url)
-                .force_path_style(true)
-                .build(),
-        );
+        let s3 = s3_client(&moto_url);
         s3.create_bucket().bucket(BUCKET).send().await.unwrap();
         let bed = Bed {
             sim,
@@ -218,52 +194,12 @@ impl Bed {
         revision: &crate::common::Revision,
         key: &str,
     ) -> String {
-        let bundle = revision.pack("tgz");
-        let put = self
-            .s3
-            .put_object()
-            .bucket(BUCKET)
-            .key(key)
-            .body(ByteStream::from(std::fs::read(&bundle).unwrap()))
-            .send()
-            .await
-            .unwrap();
-        let etag = put.e_tag().unwrap().trim_matches('"').to_owned();
-        let location = RevisionLocation::builder()
-            .revision_type(RevisionLocationType::S3)
-            .s3_location(
-                S3Location::builder()
-                    .bucket(BUCKET)
-                    .key(key)
-                    .bundle_type(BundleType::TarGZip)
-                    .e_tag(etag)
-                    .build(),
-            )
-            .build();
-        self.codedeploy
-            .create_deployment()
-            .application_name("shop")
-            .deployment_group_name(group)
-            .revision(location)
-            .send()
-            .await
-            .unwrap()
-            .deployment_id
-            .unwrap()
+        deploy(&self.codedeploy, &self.s3, group, revision, key).await
     }
 
     /// Waits for the deployment's final status.
     pub async fn wait_for_end(&self, deployment_id: &str) -> String {
-        let until = Instant::now() + DEADLINE;
-        loop {
-            match self.sim.deployment_status(deployment_id).as_deref() {
-                Some(s @ ("Succeeded" | "Failed" | "Stopped")) => return s.to_owned(),
-                _ if Instant::now() >= until => {
-                    panic!("{deployment_id} did not end within {DEADLINE:?}")
-                }
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
+        wait_for_end(&self.sim, deployment_id).await
     }
 
     /// The host's lifecycle events in `deployment_id`.
@@ -301,6 +237,99 @@ impl Bed {
                 _ if Instant::now() >= until => panic!("{url} never answered"),
                 _ => tokio::time::sleep(Duration::from_millis(50)).await,
             }
+        }
+    }
+}
+
+/// Packs `revision` as tgz, uploads it to the bucket `releases` and
+/// deploys it to group `group` of application shop; returns the deployment id.
+pub async fn deploy(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    s3: &aws_sdk_s3::Client,
+    group: &str,
+    revision: &crate::common::Revision,
+    key: &str,
+) -> String {
+    let bundle = revision.pack("tgz");
+    let put = s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .body(ByteStream::from(std::fs::read(&bundle).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let etag = put.e_tag().unwrap().trim_matches('"').to_owned();
+    let location = RevisionLocation::builder()
+        .revision_type(RevisionLocationType::S3)
+        .s3_location(
+            S3Location::builder()
+                .bucket(BUCKET)
+                .key(key)
+                .bundle_type(BundleType::TarGZip)
+                .e_tag(etag)
+                .build(),
+        )
+        .build();
+    codedeploy
+        .create_deployment()
+        .application_name("shop")
+        .deployment_group_name(group)
+        .revision(location)
+        .send()
+        .await
+        .unwrap()
+        .deployment_id
+        .unwrap()
+}
+
+/// An S3 client of moto at `url`.
+pub fn s3_client(url: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .endpoint_url(url)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// A CodeDeploy client of `endpoint` signing as `operator`, without retries.
+pub fn codedeploy_client(
+    endpoint: &str,
+    operator: &IssuedCredential,
+) -> aws_sdk_codedeploy::Client {
+    aws_sdk_codedeploy::Client::from_conf(
+        aws_sdk_codedeploy::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new(
+                &operator.access_key_id,
+                &operator.secret_access_key,
+                operator.session_token.clone(),
+                None,
+                "test",
+            ))
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    )
+}
+
+/// Waits for the deployment's final status.
+pub async fn wait_for_end(sim: &SimulatorHandle, deployment_id: &str) -> String {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        match sim.deployment_status(deployment_id).as_deref() {
+            Some(s @ ("Succeeded" | "Failed" | "Stopped")) => return s.to_owned(),
+            _ if Instant::now() >= until => {
+                panic!("{deployment_id} did not end within {DEADLINE:?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
 }
