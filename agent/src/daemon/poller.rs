@@ -524,6 +524,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_groups_commands_run_one_at_a_time_in_order_and_other_groups_alongside() {
+        let locks = Arc::new(GroupLocks::default());
+        let (release, gate) = tokio::sync::watch::channel(false);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let task = |group: &'static str, name: &'static str, wait: bool| {
+            let (locks, order, mut gate) = (locks.clone(), order.clone(), gate.clone());
+            tokio::spawn(async move {
+                locks
+                    .run(group, async {
+                        order.lock().unwrap().push(name);
+                        if wait {
+                            let _ = gate.wait_for(|open| *open).await;
+                        }
+                    })
+                    .await
+            })
+        };
+        let first = task("g1", "g1-first", true);
+        tokio::task::yield_now().await;
+        let second = task("g1", "g1-second", false);
+        let other = task("g2", "g2", false);
+        other.await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["g1-first", "g2"]);
+        release.send(true).unwrap();
+        first.await.unwrap();
+        second.await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["g1-first", "g2", "g1-second"]);
+        assert!(
+            locks.0.lock().unwrap().is_empty(),
+            "idle groups are forgotten"
+        );
+    }
+
+    #[tokio::test]
     async fn throttling_and_server_errors_back_off_and_polling_goes_on() {
         let calls = Arc::new(AtomicUsize::new(0));
         let endpoint = flaky_service(calls.clone()).await;
