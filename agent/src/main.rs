@@ -69,7 +69,19 @@ fn main() -> ExitCode {
         _ => None,
     };
     init_logs(filter, cli.log_format, log_file);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The daemon waits on sockets and child processes nearly all the time:
+    // one runtime thread does, where a worker per core would each cost a
+    // stack and a malloc arena for nothing (blocking work has its own pool).
+    let runtime = match &cli.command {
+        Command::Run(_) => {
+            daemon::memory::limit_arenas();
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
+        _ => tokio::runtime::Runtime::new(),
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("slipway-agent: cannot start the runtime: {e}");

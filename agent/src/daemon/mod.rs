@@ -8,8 +8,10 @@
 //! - [`status`]: the status board and its HTTP API.
 //! - [`status_client`]: `slipway-agent status`.
 //! - [`shutdown`]: the injected stop signal.
+//! - [`memory`]: handing memory back while idle.
 
 pub mod identity;
+pub mod memory;
 pub mod poller;
 pub mod shutdown;
 pub mod status;
@@ -141,6 +143,8 @@ pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), Dae
             env: std::env::vars_os().collect(),
         }),
     };
+    // What start-up parsed and built and no longer needs.
+    memory::release_free();
     poller.run(shutdown).await;
     if let Some(server) = server {
         server.abort();

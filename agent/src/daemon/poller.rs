@@ -168,6 +168,7 @@ impl Poller {
                         running.spawn(async move {
                             this.handle(command).await;
                             drop(slot);
+                            super::memory::release_free();
                         });
                     }
                     this.wait_between_runs
