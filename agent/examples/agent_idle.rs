@@ -92,6 +92,8 @@ async fn main() -> anyhow::Result<()> {
         let (ticks1, polls1) = (cpu_ticks(pid), idler.polls().await.unwrap_or(0));
         let rss = proc_kb(pid, "status", "VmRSS:");
         let pss = proc_kb(pid, "smaps_rollup", "Pss:");
+        let anon = proc_kb(pid, "smaps_rollup", "Pss_Anon:");
+        let file = proc_kb(pid, "smaps_rollup", "Pss_File:");
         let threads = proc_kb(pid, "status", "Threads:");
         let cpu_ms = (ticks1 - ticks0) as f64 * MS_PER_TICK;
         let polls = polls1 - polls0;
@@ -100,6 +102,11 @@ async fn main() -> anyhow::Result<()> {
             "    RSS {:.1} MB   PSS {:.1} MB   {threads} threads   (issue bound: RSS <= 15 MB)",
             rss as f64 / 1024.0,
             pss as f64 / 1024.0
+        );
+        println!(
+            "    PSS split: {:.1} MB anonymous (heap, stacks), {:.1} MB file-backed (the binary's and libraries' pages)",
+            anon as f64 / 1024.0,
+            file as f64 / 1024.0
         );
         println!(
             "    {polls} polls, CPU {cpu_ms:.0} ms in all, {:.2} ms per poll (10 ms clock ticks)",
