@@ -24,7 +24,6 @@ pub const DEFAULT_ON_PREMISES_CONFIG: &str = "/etc/codedeploy-agent/conf/codedep
 
 /// Official keys this agent reads nowhere but accepts without a warning.
 const KNOWN_UNUSED: &[&str] = &[
-    "program_name",
     "pid_dir",
     "children",
     "codedeploy_test_profile",
@@ -39,6 +38,8 @@ pub struct Config {
     pub root_dir: PathBuf,
     /// `log_dir`: the agent's own logs.
     pub log_dir: PathBuf,
+    /// `program_name`: names the agent's log file, `<log_dir>/<program_name>.log`.
+    pub program_name: String,
     /// `max_revisions`: revisions kept per deployment group (≥ 1).
     pub max_revisions: u32,
     /// `s3_endpoint_override`: where S3 requests go instead of AWS.
@@ -82,6 +83,9 @@ pub struct Config {
     pub envelope_ca_bundle: Option<PathBuf>,
     /// Slipway's `envelope_signer_cn`: with the CA bundle, the signer's CN.
     pub envelope_signer_cn: Option<String>,
+    /// Slipway's `command_update_interval`: seconds between the
+    /// PostHostCommandUpdate calls sent while a command runs (300).
+    pub command_update_interval: u64,
     /// Slipway's `status_address`: serve the status API on 127.0.0.1:PORT.
     pub status_address: Option<String>,
     /// Slipway's `status_socket`: the status API's unix socket.
@@ -95,6 +99,7 @@ impl Default for Config {
         Config {
             root_dir: PathBuf::from(DEFAULT_ROOT_DIR),
             log_dir: PathBuf::from(DEFAULT_LOG_DIR),
+            program_name: "codedeploy-agent".to_owned(),
             max_revisions: DEFAULT_MAX_REVISIONS,
             s3_endpoint_override: None,
             enable_deployments_log: true,
@@ -115,6 +120,7 @@ impl Default for Config {
             development_endpoint: false,
             envelope_ca_bundle: None,
             envelope_signer_cn: None,
+            command_update_interval: 300,
             status_address: None,
             status_socket: PathBuf::from("/run/slipway-agent/status.sock"),
             unknown_keys: Vec::new(),
@@ -123,6 +129,12 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The agent's log file, where the official agent writes its own:
+    /// `<log_dir>/<program_name>.log`.
+    pub fn log_file(&self) -> PathBuf {
+        self.log_dir.join(format!("{}.log", self.program_name))
+    }
+
     /// Reads `path`. A missing file at the default path gives the defaults,
     /// as a host without the official package has none; a missing file the
     /// operator named is an error.
@@ -171,6 +183,10 @@ impl Config {
                 }
                 "log_dir" => {
                     config.log_dir = PathBuf::from(string(value).map_err(|r| bad(line, r))?)
+                }
+                "program_name" => config.program_name = string(value).map_err(|r| bad(line, r))?,
+                "command_update_interval" => {
+                    config.command_update_interval = positive(value).map_err(|r| bad(line, r))?
                 }
                 "max_revisions" => {
                     let n = integer(value).map_err(|r| bad(line, r))?;
@@ -322,6 +338,10 @@ mod tests {
         assert_eq!(config.root_dir, PathBuf::from("/srv/root"));
         assert_eq!(config.max_revisions, 2);
         assert_eq!(config.log_dir, PathBuf::from(DEFAULT_LOG_DIR));
+        assert_eq!(
+            config.log_file(),
+            PathBuf::from("/var/log/aws/codedeploy-agent/codedeploy-agent.log")
+        );
     }
 
     #[test]

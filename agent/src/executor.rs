@@ -83,6 +83,32 @@ impl Executor {
         }
     }
 
+    /// The scripts `event` would run, read from the revision the event runs
+    /// from, without running anything: `None` for DownloadBundle and Install
+    /// (never no-ops), an empty list for an event with nothing to run. The
+    /// official agent asks this before the acknowledgement
+    /// (`is_command_noop?`) and sends the answer as `IsCommandNoop`.
+    pub fn planned_scripts(
+        &self,
+        spec: &DeploymentSpec,
+        event: LifecycleEvent,
+    ) -> Result<Option<Vec<appspec::Hook>>> {
+        if matches!(
+            event,
+            LifecycleEvent::DownloadBundle | LifecycleEvent::Install
+        ) {
+            return Ok(None);
+        }
+        let deployment_dir = self
+            .layout
+            .deployment_dir(&spec.deployment_group_id, &spec.deployment_id);
+        let Some(revision_dir) = self.hook_revision(spec, event, &deployment_dir)? else {
+            return Ok(Some(Vec::new()));
+        };
+        let appspec = read_appspec(&revision_dir.archive(), &spec.appspec_filename)?;
+        Ok(Some(appspec.hooks_for(event).to_vec()))
+    }
+
     async fn download_bundle(&self, spec: &DeploymentSpec, deployment_dir: &Path) -> Result<()> {
         let group = &spec.deployment_group_id;
         let last = pointers::read(&self.layout, group, Pointer::LastSuccessful)?;
@@ -107,7 +133,10 @@ impl Executor {
         .await?;
         let limits = self.host.config.limits;
         let target = archive.clone();
+        // Lines logged on the blocking thread keep the deployment's span.
+        let span = tracing::Span::current();
         let extracted = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             extract::extract(&fetched.path, fetched.bundle_type, &target, limits)?;
             extract::lift_lone_directory(&target)
         })
@@ -154,7 +183,9 @@ impl Executor {
         let group = spec.deployment_group_id.clone();
         let behavior = spec.file_exists_behavior;
         let archive_dir = archive.clone();
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             install::install(&layout, &group, &archive_dir, &parsed, behavior)
         })
         .await

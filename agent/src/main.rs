@@ -65,13 +65,16 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match cli.log_format {
-        LogFormat::Human => logs.init(),
-        LogFormat::Json => logs.json().init(),
-    }
+    // The daemon also logs where the official agent does, so an operator's
+    // habits (and log shippers) keep working after the swap.
+    let log_file = match &cli.command {
+        Command::Run(args) => daemon::log_file(args).and_then(|path| open_log(&path)),
+        _ => None,
+    };
+    init_logs(filter, cli.log_format, log_file);
+    // The daemon waits on sockets and child processes nearly all the time:
+    // one runtime thread does, where a worker per core would each cost a
+    // stack and a malloc arena for nothing (blocking work has its own pool).
     // Before the runtime's threads: it sets the env file's variables.
     let hook = match &cli.command {
         // SAFETY: no other thread has started yet.
@@ -84,7 +87,16 @@ fn main() -> ExitCode {
         },
         _ => None,
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match &cli.command {
+        Command::Run(_) => {
+            daemon::memory::limit_arenas();
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
+        _ => tokio::runtime::Runtime::new(),
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("slipway-agent: cannot start the runtime: {e}");
@@ -129,6 +141,53 @@ fn main() -> ExitCode {
             );
             ExitCode::from(2)
         }
+    }
+}
+
+/// Opens `path` for appending, creating its directory; a file that cannot
+/// be opened leaves stderr as the only log, with a line saying why.
+fn open_log(path: &std::path::Path) -> Option<std::fs::File> {
+    let opened = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+        });
+    match opened {
+        Ok(file) => Some(file),
+        Err(e) => {
+            eprintln!(
+                "slipway-agent: cannot log to {} ({e}); logging to stderr only",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// Log lines to stderr, and to `file` when there is one (without colours).
+fn init_logs(
+    filter: tracing_subscriber::EnvFilter,
+    format: LogFormat,
+    file: Option<std::fs::File>,
+) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriterExt};
+    let ansi = file.is_none() && std::io::stderr().is_terminal();
+    let writer = match file {
+        Some(file) => BoxMakeWriter::new(std::io::stderr.and(std::sync::Arc::new(file))),
+        None => BoxMakeWriter::new(std::io::stderr),
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(writer);
+    match format {
+        LogFormat::Human => logs.init(),
+        LogFormat::Json => logs.json().init(),
     }
 }
 

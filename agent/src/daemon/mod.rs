@@ -8,8 +8,10 @@
 //! - [`status`]: the status board and its HTTP API.
 //! - [`status_client`]: `slipway-agent status`.
 //! - [`shutdown`]: the injected stop signal.
+//! - [`memory`]: handing memory back while idle.
 
 pub mod identity;
+pub mod memory;
 pub mod poller;
 pub mod shutdown;
 pub mod status;
@@ -78,6 +80,14 @@ pub enum DaemonError {
     },
 }
 
+/// The log file the configuration names, when it can be read (a
+/// configuration that cannot is reported by [`run`]).
+pub fn log_file(args: &RunArgs) -> Option<PathBuf> {
+    Config::load(args.config.as_deref())
+        .ok()
+        .map(|c| c.log_file())
+}
+
 /// Runs the daemon until `shutdown`.
 pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), DaemonError> {
     let config = Config::load(args.config.as_deref()).map_err(DaemonError::Config)?;
@@ -123,6 +133,9 @@ pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), Dae
         backoff: Backoff::new(Duration::from_secs(config.wait_after_throttle_error)),
         grace: Duration::from_secs(config.kill_agent_max_wait_time_seconds),
         board,
+        max_concurrent: poller::MAX_CONCURRENT_COMMANDS,
+        update_interval: Duration::from_secs(config.command_update_interval),
+        groups: poller::GroupLocks::default(),
         executor: Executor::new(Host {
             config,
             s3: Some(s3),
@@ -130,6 +143,8 @@ pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), Dae
             env: std::env::vars_os().collect(),
         }),
     };
+    // What start-up parsed and built and no longer needs.
+    memory::release_free();
     poller.run(shutdown).await;
     if let Some(server) = server {
         server.abort();

@@ -1,16 +1,27 @@
 //! The poll loop, as `command_poller.rb` runs it: PollHostCommand, then per
 //! command GetDeploymentSpecification (before the ack; only the
 //! `GenericEnvelope`), the envelope check, PutHostCommandAcknowledgement
-//! (skip when it answers Succeeded or Failed), the tracking file, the
-//! executor, PutHostCommandComplete. Commands run one at a time, which is
-//! also how CodeDeploy hands them to a host: there is never a second
-//! command for a deployment before the first is complete, so nothing runs
-//! twice.
+//! with `IsCommandNoop` (skip when it answers Succeeded or Failed), the
+//! tracking file, the executor, PutHostCommandComplete.
+//!
+//! Commands run concurrently, up to [`MAX_CONCURRENT_COMMANDS`] as in the
+//! official agent's thread pool; when every slot is busy the loop stops
+//! polling, so a command it could not start stays with the service instead
+//! of waiting here. CodeDeploy hands a deployment's next event out only
+//! once the last is complete, so each deployment's events arrive in order;
+//! commands of one deployment group also run one at a time, in the order
+//! they were polled, so that a rollback the service sends while an
+//! abandoned hook of the same group still runs waits for it instead of
+//! sharing its deployment root.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
 use slipway_shared::diagnostics::{Diagnostics, ErrorCode};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::shutdown::Shutdown;
@@ -24,6 +35,9 @@ use crate::spec::envelope::{self, Envelope, EnvelopePolicy};
 
 /// The message the official agent sends for a command a restart interrupted.
 pub const RESTART_MESSAGE: &str = "Failing in-progress lifecycle event after an agent restart.";
+
+/// Commands run at once, as the official agent's thread pool allows.
+pub const MAX_CONCURRENT_COMMANDS: usize = 16;
 
 /// Everything the loop works with.
 #[derive(Debug)]
@@ -42,10 +56,40 @@ pub struct Poller {
     pub wait_between_runs: Duration,
     /// The pauses after errors.
     pub backoff: Backoff,
-    /// How long a running command may go on after the stop signal.
+    /// How long running commands may go on after the stop signal.
     pub grace: Duration,
     /// What the status API shows.
     pub board: Board,
+    /// Commands run at once.
+    pub max_concurrent: usize,
+    /// The pause between PostHostCommandUpdate calls while a command runs.
+    pub update_interval: Duration,
+    /// One lock per deployment group, held while its command runs.
+    pub groups: GroupLocks,
+}
+
+/// Serialises the commands of each deployment group, first polled first run
+/// (tokio's mutex is fair).
+#[derive(Debug, Default)]
+pub struct GroupLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl GroupLocks {
+    /// Runs `work` once the group's earlier commands are done.
+    async fn run<T>(&self, group: &str, work: impl Future<Output = T>) -> T {
+        let lock = {
+            let mut locks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            locks.entry(group.to_owned()).or_default().clone()
+        };
+        let out = {
+            let _held = lock.lock().await;
+            work.await
+        };
+        drop(lock);
+        // Forget the groups nobody holds or waits for.
+        let mut locks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        out
+    }
 }
 
 /// Why a command could not be run, reported as its failure.
@@ -95,28 +139,43 @@ impl Poller {
         }
     }
 
-    /// Polls until `shutdown`; a command running then gets the grace
-    /// period, after which its hooks' process groups are ended.
-    pub async fn run(mut self, mut shutdown: Shutdown) {
+    /// Polls until `shutdown`; commands running then get the grace period,
+    /// after which their hooks' process groups are ended.
+    pub async fn run(self, mut shutdown: Shutdown) {
         self.recover().await;
+        let mut backoff = self.backoff.clone();
+        let slots = Arc::new(Semaphore::new(self.max_concurrent.max(1)));
+        let this = Arc::new(self);
+        let mut running = JoinSet::new();
         while !shutdown.is_triggered() {
+            while running.try_join_next().is_some() {}
+            // A free slot first: a command polled is a command started.
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                () = shutdown.wait() => break,
+            };
             let started = Instant::now();
             let polled = tokio::select! {
-                polled = self.client.poll_host_command(&self.host_identifier) => polled,
+                polled = this.client.poll_host_command(&this.host_identifier) => polled,
                 () = shutdown.wait() => break,
             };
             let pause = match polled {
                 Ok(command) => {
-                    self.board.polled();
-                    self.backoff.reset();
+                    this.board.polled();
+                    backoff.reset();
                     if let Some(command) = command {
-                        self.handle_until(command, &mut shutdown).await;
+                        let this = this.clone();
+                        running.spawn(async move {
+                            this.handle(command).await;
+                            drop(slot);
+                            super::memory::release_free();
+                        });
                     }
-                    self.wait_between_runs
+                    this.wait_between_runs
                 }
                 Err(error) => {
-                    self.board.poll_failed();
-                    let pause = self.backoff.next(error.is_throttling(), started.elapsed());
+                    this.board.poll_failed();
+                    let pause = backoff.next(error.is_throttling(), started.elapsed());
                     tracing::warn!(
                         error = %crate::executor::chain(&error),
                         pause_ms = pause.as_millis() as u64,
@@ -131,23 +190,22 @@ impl Poller {
             }
         }
         tracing::info!("stopped polling");
+        this.drain(running).await;
     }
 
-    async fn handle_until(&self, command: HostCommand, shutdown: &mut Shutdown) {
-        let handling = self.handle(command);
-        tokio::pin!(handling);
-        tokio::select! {
-            () = &mut handling => return,
-            () = shutdown.wait() => {}
+    /// Lets the running commands finish within the grace period, then ends
+    /// their hooks and waits for the reports.
+    async fn drain(&self, mut running: JoinSet<()>) {
+        if running.is_empty() {
+            return;
         }
         tracing::info!(
+            commands = running.len(),
             grace_s = self.grace.as_secs(),
-            "stop requested: the running command may finish within the grace period"
+            "stop requested: running commands may finish within the grace period"
         );
-        if tokio::time::timeout(self.grace, &mut handling)
-            .await
-            .is_ok()
-        {
+        let all = async { while running.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.grace, all).await.is_ok() {
             return;
         }
         let groups = crate::hooks::running::terminate_all().await;
@@ -155,7 +213,7 @@ impl Poller {
             ?groups,
             "grace period over: ended the running hooks' process groups"
         );
-        handling.await;
+        while running.join_next().await.is_some() {}
     }
 
     /// Carries one polled command to its completion.
@@ -183,10 +241,21 @@ impl Poller {
         self.run_command(command, spec).instrument(span).await;
     }
 
+    /// Whether the command has nothing to run, as the official agent tells
+    /// the service in the ack. A revision that cannot be read is not a no-op:
+    /// the event runs and reports why.
+    fn is_noop(&self, command: &HostCommand, spec: &Result<DeploymentSpec, Refusal>) -> bool {
+        let (Ok(spec), Some(event)) = (spec, command.event()) else {
+            return false;
+        };
+        matches!(self.executor.planned_scripts(spec, event), Ok(Some(scripts)) if scripts.is_empty())
+    }
+
     async fn run_command(&self, command: HostCommand, spec: Result<DeploymentSpec, Refusal>) {
         let id = command.host_command_identifier.clone();
         let name = command.command_name.clone().unwrap_or_default();
-        let ack = Envelope::json(&json!({ "IsCommandNoop": false }));
+        let noop = self.is_noop(&command, &spec);
+        let ack = Envelope::json(&json!({ "IsCommandNoop": noop }));
         match self
             .retried(|| {
                 self.client
@@ -194,6 +263,18 @@ impl Poller {
             })
             .await
         {
+            Ok(Some(CommandStatus::Failed)) if noop => {
+                // The official agent completes a no-op the service failed
+                // (CompletedNoopCommand), so the event need not wait.
+                tracing::info!("the service failed a no-op command; completed it");
+                let diagnostics = Diagnostics {
+                    message: "Succeeded: CompletedNoopCommand".to_owned(),
+                    ..Diagnostics::succeeded()
+                };
+                self.finish(&id, &diagnostics).await;
+                self.board.command("Skipped");
+                return;
+            }
             Ok(Some(status)) if status.is_final() => {
                 tracing::info!(
                     status = status.as_str(),
@@ -233,9 +314,22 @@ impl Poller {
         if let Err(e) = self.tracker.start(&spec.deployment_id, &id) {
             tracing::warn!(error = %e, dir = %self.tracker.dir().display(), "cannot write the tracking file");
         }
+        let group = spec.deployment_group_id.clone();
+        self.groups
+            .run(&group, self.execute(&id, &name, &spec, event))
+            .await;
+    }
+
+    async fn execute(
+        &self,
+        id: &str,
+        name: &str,
+        spec: &DeploymentSpec,
+        event: slipway_shared::lifecycle::LifecycleEvent,
+    ) {
         self.board.started(Current {
             deployment_id: spec.deployment_id.clone(),
-            event: name.clone(),
+            event: name.to_owned(),
             started_at: SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default()
@@ -243,14 +337,23 @@ impl Poller {
         });
         tracing::info!("running");
         let started = Instant::now();
-        let diagnostics = self.executor.run_event(&spec, event).await;
+        let estimate = self.estimated_completion(spec, event);
+        let diagnostics = {
+            let run = self.executor.run_event(spec, event);
+            tokio::pin!(run);
+            tokio::select! {
+                diagnostics = &mut run => diagnostics,
+                never = self.keep_alive(id, estimate) => match never {},
+            }
+        };
         let seconds = started.elapsed().as_secs_f64();
         tracing::info!(
             error_code = diagnostics.error_code.name(),
-            message = %diagnostics.message,
+            // Not `message`, which is the line's own in JSON.
+            diagnostics = %diagnostics.message,
             "event ended"
         );
-        self.finish(&id, &diagnostics).await;
+        self.finish(id, &diagnostics).await;
         self.tracker.finish(&spec.deployment_id);
         let deployment = Deployment {
             deployment_id: spec.deployment_id.clone(),
@@ -259,7 +362,53 @@ impl Poller {
             events: Vec::new(),
         };
         self.board
-            .finished(&deployment, &name, &diagnostics, seconds);
+            .finished(&deployment, name, &diagnostics, seconds);
+    }
+
+    /// When the event's scripts will be done at the latest: now plus the
+    /// sum of their timeouts, when every script names one (the official
+    /// agent's `total_timeout_for_all_lifecycle_events` sends nothing when
+    /// one is left to the default).
+    fn estimated_completion(
+        &self,
+        spec: &DeploymentSpec,
+        event: slipway_shared::lifecycle::LifecycleEvent,
+    ) -> Option<SystemTime> {
+        let scripts = self.executor.planned_scripts(spec, event).ok()??;
+        if scripts.is_empty() || scripts.iter().any(|s| !s.timeout_given) {
+            return None;
+        }
+        let total: u64 = scripts.iter().map(|s| s.timeout_secs).sum();
+        Some(SystemTime::now() + Duration::from_secs(total))
+    }
+
+    /// While a command runs: PostHostCommandUpdate every `update_interval`,
+    /// so that a long hook shows the service it is alive and when it will
+    /// end. The service's answer is logged; a command it has given up on
+    /// (host timeout, stop) still runs to its end, as the official agent's
+    /// does, and its completion is then refused.
+    async fn keep_alive(&self, id: &str, estimate: Option<SystemTime>) -> std::convert::Infallible {
+        let mut warned = false;
+        loop {
+            tokio::time::sleep(self.update_interval).await;
+            match self
+                .client
+                .post_host_command_update(id, estimate, None)
+                .await
+            {
+                Ok(Some(status)) if status.is_final() && !warned => {
+                    warned = true;
+                    tracing::warn!(
+                        status = status.as_str(),
+                        "the service has ended this command while it runs (host timeout or stop)"
+                    );
+                }
+                Ok(_) => tracing::debug!("PostHostCommandUpdate sent"),
+                Err(error) => {
+                    tracing::warn!(error = %crate::executor::chain(&error), "PostHostCommandUpdate failed")
+                }
+            }
+        }
     }
 
     async fn finish(&self, id: &str, diagnostics: &Diagnostics) {
@@ -393,6 +542,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_groups_commands_run_one_at_a_time_in_order_and_other_groups_alongside() {
+        let locks = Arc::new(GroupLocks::default());
+        let (release, gate) = tokio::sync::watch::channel(false);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let task = |group: &'static str, name: &'static str, wait: bool| {
+            let (locks, order, mut gate) = (locks.clone(), order.clone(), gate.clone());
+            tokio::spawn(async move {
+                locks
+                    .run(group, async {
+                        order.lock().unwrap().push(name);
+                        if wait {
+                            let _ = gate.wait_for(|open| *open).await;
+                        }
+                    })
+                    .await
+            })
+        };
+        let first = task("g1", "g1-first", true);
+        tokio::task::yield_now().await;
+        let second = task("g1", "g1-second", false);
+        let other = task("g2", "g2", false);
+        other.await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["g1-first", "g2"]);
+        release.send(true).unwrap();
+        first.await.unwrap();
+        second.await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["g1-first", "g2", "g1-second"]);
+        assert!(
+            locks.0.lock().unwrap().is_empty(),
+            "idle groups are forgotten"
+        );
+    }
+
+    #[tokio::test]
     async fn throttling_and_server_errors_back_off_and_polling_goes_on() {
         let calls = Arc::new(AtomicUsize::new(0));
         let endpoint = flaky_service(calls.clone()).await;
@@ -426,6 +609,9 @@ mod tests {
             backoff,
             grace: Duration::from_secs(1),
             board: board.clone(),
+            max_concurrent: MAX_CONCURRENT_COMMANDS,
+            update_interval: Duration::from_secs(300),
+            groups: GroupLocks::default(),
         };
         let (trigger, stop) = shutdown::channel();
         let running = tokio::spawn(poller.run(stop));

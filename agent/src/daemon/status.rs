@@ -118,7 +118,14 @@ impl Board {
         seconds: f64,
     ) {
         let mut inner = self.inner();
-        inner.current = None;
+        // Commands of other deployments may still run.
+        if inner
+            .current
+            .as_ref()
+            .is_some_and(|c| c.deployment_id == deployment.deployment_id)
+        {
+            inner.current = None;
+        }
         let ok = diagnostics.error_code == ErrorCode::Succeeded;
         let result = if ok { "Succeeded" } else { "Failed" };
         *inner

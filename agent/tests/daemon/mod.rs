@@ -18,7 +18,7 @@ use slipway_tests::codedeploy::SimulatorHandle;
 use slipway_tests::credentials::CredentialStore;
 
 pub const DEADLINE: Duration = Duration::from_secs(90);
-const HOST_ARN: &str = "arn:aws:iam::123456789012:user/host-1";
+pub const HOST_ARN: &str = "arn:aws:iam::123456789012:user/host-1";
 
 /// The simulator, S3 and one host's files.
 pub struct Bed {
@@ -122,8 +122,18 @@ impl Bed {
         file.write_all(lines.as_bytes()).unwrap();
     }
 
+    /// Makes deployment group `name` of application shop over the bed's hosts.
+    pub async fn create_group(&self, name: &str) {
+        services::create_named_group(&self.codedeploy, name).await;
+    }
+
     /// Starts `slipway-agent run` on this host.
     pub fn agent(&self) -> Agent {
+        self.agent_with(&[])
+    }
+
+    /// Starts `slipway-agent [global_args] run` on this host.
+    pub fn agent_with(&self, global_args: &[&str]) -> Agent {
         let log = self.dir.path().join(format!(
             "agent-{}.log",
             std::time::SystemTime::now()
@@ -131,12 +141,22 @@ impl Bed {
                 .unwrap()
                 .as_nanos()
         ));
-        Agent::start(&self.config_path(), log, &[])
+        Agent::start_with(&self.config_path(), log, &[], global_args)
     }
 
     /// Packs `revision` as tgz, uploads it and deploys it; returns the deployment id.
     pub async fn deploy(&self, revision: &crate::common::Revision, key: &str) -> String {
-        services::deploy(&self.codedeploy, &self.s3, revision, key, "tgz").await
+        self.deploy_to("web", revision, key).await
+    }
+
+    /// [`Bed::deploy`] to deployment group `group`.
+    pub async fn deploy_to(
+        &self,
+        group: &str,
+        revision: &crate::common::Revision,
+        key: &str,
+    ) -> String {
+        services::deploy_to_group(&self.codedeploy, &self.s3, group, revision, key, "tgz").await
     }
 
     /// Waits for the deployment's final status.
@@ -193,7 +213,18 @@ impl Agent {
     /// Starts `slipway-agent run --config CONFIG`, its stderr to `log`,
     /// with `env` added to its environment (and so to its hooks').
     pub fn start(config: &Path, log: PathBuf, env: &[(&str, &std::ffi::OsStr)]) -> Agent {
+        Agent::start_with(config, log, env, &[])
+    }
+
+    /// [`Agent::start`] with `global_args` before `run`.
+    pub fn start_with(
+        config: &Path,
+        log: PathBuf,
+        env: &[(&str, &std::ffi::OsStr)],
+        global_args: &[&str],
+    ) -> Agent {
         let child = Command::new(env!("CARGO_BIN_EXE_slipway-agent"))
+            .args(global_args)
             .arg("run")
             .arg("--config")
             .arg(config)

@@ -15,7 +15,8 @@ use slipway_tests::credentials::{CredentialStore, IssuedCredential};
 
 use super::DEADLINE;
 
-const BUCKET: &str = "releases";
+/// The bundles' bucket.
+pub const BUCKET: &str = "releases";
 /// Every bed's hosts carry this tag; the group selects it.
 pub const TAG: (&str, &str) = ("fleet", "web");
 
@@ -59,22 +60,30 @@ pub async fn simulator_configured(
     config.poll_wait = Duration::from_secs(2);
     configure(&mut config);
     let sim = Simulator::start(config).await.unwrap();
-    let codedeploy = aws_sdk_codedeploy::Client::from_conf(
+    let codedeploy = codedeploy_client(&sim.endpoint(), &operator);
+    (sim, codedeploy)
+}
+
+/// A CodeDeploy client of `endpoint` signing as `operator`, without retries.
+pub fn codedeploy_client(
+    endpoint: &str,
+    operator: &IssuedCredential,
+) -> aws_sdk_codedeploy::Client {
+    aws_sdk_codedeploy::Client::from_conf(
         aws_sdk_codedeploy::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .endpoint_url(sim.endpoint())
+            .endpoint_url(endpoint)
             .credentials_provider(Credentials::new(
                 &operator.access_key_id,
                 &operator.secret_access_key,
-                None,
+                operator.session_token.clone(),
                 None,
                 "test",
             ))
             .retry_config(RetryConfig::disabled())
             .build(),
-    );
-    (sim, codedeploy)
+    )
 }
 
 /// Creates application `shop` and its group `web` over the [`TAG`]ged hosts.
@@ -85,19 +94,7 @@ pub async fn create_group(codedeploy: &aws_sdk_codedeploy::Client, group: Group)
         .send()
         .await
         .unwrap();
-    let mut create = codedeploy
-        .create_deployment_group()
-        .application_name("shop")
-        .deployment_group_name("web")
-        .deployment_config_name(group.config)
-        .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
-        .on_premises_instance_tag_filters(
-            TagFilter::builder()
-                .key(TAG.0)
-                .value(TAG.1)
-                .r#type(TagFilterType::KeyAndValue)
-                .build(),
-        );
+    let mut create = group_request(codedeploy, "web").deployment_config_name(group.config);
     if group.rollback_on_failure {
         create = create.auto_rollback_configuration(
             AutoRollbackConfiguration::builder()
@@ -107,6 +104,29 @@ pub async fn create_group(codedeploy: &aws_sdk_codedeploy::Client, group: Group)
         );
     }
     create.send().await.unwrap();
+}
+
+/// Creates another group `name` of application `shop` over the same hosts.
+pub async fn create_named_group(codedeploy: &aws_sdk_codedeploy::Client, name: &str) {
+    group_request(codedeploy, name).send().await.unwrap();
+}
+
+fn group_request(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    name: &str,
+) -> aws_sdk_codedeploy::operation::create_deployment_group::builders::CreateDeploymentGroupFluentBuilder{
+    codedeploy
+        .create_deployment_group()
+        .application_name("shop")
+        .deployment_group_name(name)
+        .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
+        .on_premises_instance_tag_filters(
+            TagFilter::builder()
+                .key(TAG.0)
+                .value(TAG.1)
+                .r#type(TagFilterType::KeyAndValue)
+                .build(),
+        )
 }
 
 /// An S3 client for moto at `url`, with the bundles' bucket created.
@@ -131,6 +151,18 @@ pub async fn s3(url: &str) -> aws_sdk_s3::Client {
 pub async fn deploy(
     codedeploy: &aws_sdk_codedeploy::Client,
     s3: &aws_sdk_s3::Client,
+    revision: &crate::common::Revision,
+    key: &str,
+    kind: &str,
+) -> String {
+    deploy_to_group(codedeploy, s3, "web", revision, key, kind).await
+}
+
+/// [`deploy`] to group `group`.
+pub async fn deploy_to_group(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    s3: &aws_sdk_s3::Client,
+    group: &str,
     revision: &crate::common::Revision,
     key: &str,
     kind: &str,
@@ -164,7 +196,7 @@ pub async fn deploy(
     codedeploy
         .create_deployment()
         .application_name("shop")
-        .deployment_group_name("web")
+        .deployment_group_name(group)
         .revision(location)
         .send()
         .await

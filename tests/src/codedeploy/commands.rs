@@ -262,9 +262,10 @@ fn central_status(st: &State, c: &HostCommand) -> &'static str {
 }
 
 fn acknowledge(st: &mut State, input: &Value, caller: &str) -> Output {
-    check_diagnostics(input)?;
+    let diagnostics = check_diagnostics(input)?;
     let id = command(st, input, caller)?.id.clone();
     let command = st.commands.get_mut(&id).expect("found above");
+    command.acknowledgement = diagnostics.map(|d| d.payload);
     if command.phase == CommandPhase::Queued {
         return Err(client_error("the host command has not been dispatched"));
     }
@@ -290,7 +291,11 @@ fn update(st: &mut State, input: &Value, caller: &str) -> Output {
             "Unexpected value type for field 'EstimatedCompletionTime'",
         ));
     }
-    let command = command(st, input, caller)?;
+    let id = command(st, input, caller)?.id.clone();
+    let estimate = input.get("EstimatedCompletionTime").and_then(Value::as_f64);
+    let command = st.commands.get_mut(&id).expect("found above");
+    command.updates.push(estimate);
+    let command = &st.commands[&id];
     Ok(json!({ "CommandStatus": central_status(st, command) }))
 }
 

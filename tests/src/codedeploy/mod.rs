@@ -77,5 +77,5 @@ pub use clock::Clock;
 pub use envelope::{EnvelopeFormat, Signer, pkcs7_json};
 pub use faults::{Call, Fault, Faults};
 pub use server::{
-    AwsError, Simulator, SimulatorConfig, SimulatorError, SimulatorHandle, StatusWatch,
+    AwsError, HostReport, Simulator, SimulatorConfig, SimulatorError, SimulatorHandle, StatusWatch,
 };

@@ -210,6 +210,28 @@ impl SimulatorHandle {
         })
     }
 
+    /// What `host_identifier` told the service about each command it was
+    /// sent, in the order the commands were made.
+    pub fn host_reports(&self, host_identifier: &str) -> Vec<HostReport> {
+        self.sim.with_state(|st| {
+            let mut commands: Vec<_> = st
+                .commands
+                .values()
+                .filter(|c| c.host_identifier == host_identifier)
+                .collect();
+            commands.sort_by_key(|c| c.nonce);
+            commands
+                .into_iter()
+                .map(|c| HostReport {
+                    deployment_id: c.deployment_id.clone(),
+                    event: c.event.name().to_owned(),
+                    acknowledgement: c.acknowledgement.clone(),
+                    updates: c.updates.clone(),
+                })
+                .collect()
+        })
+    }
+
     /// A watch on deployment `deployment_id`'s status.
     pub fn watch(&self, deployment_id: &str) -> StatusWatch {
         StatusWatch {
@@ -223,6 +245,18 @@ impl SimulatorHandle {
     pub fn waiting_polls(&self) -> usize {
         self.sim.waiting_polls()
     }
+}
+
+/// One host command, as its host reported on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostReport {
+    pub deployment_id: String,
+    pub event: String,
+    /// The acknowledgement's Diagnostics payload (`{"IsCommandNoop":…}`).
+    pub acknowledgement: Option<String>,
+    /// The EstimatedCompletionTime (epoch seconds) of each
+    /// PostHostCommandUpdate, in order.
+    pub updates: Vec<Option<f64>>,
 }
 
 /// Follows one deployment's status as the simulator changes it.

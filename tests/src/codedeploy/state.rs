@@ -325,6 +325,11 @@ pub struct HostCommand {
     pub event: Event,
     pub nonce: i64,
     pub phase: CommandPhase,
+    /// The Diagnostics payload of the host's acknowledgement.
+    pub acknowledgement: Option<String>,
+    /// The EstimatedCompletionTime (epoch seconds) of each
+    /// PostHostCommandUpdate the host sent for this command, in order.
+    pub updates: Vec<Option<f64>>,
 }
 
 /// A registered on-premises instance.

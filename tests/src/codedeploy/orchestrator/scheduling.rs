@@ -230,6 +230,8 @@ pub(super) fn send_next_event(st: &mut State, id: &str, index: usize, effects: &
         event: t.events[event].event,
         nonce,
         phase: CommandPhase::Queued,
+        acknowledgement: None,
+        updates: Vec::new(),
     };
     tracing::debug!(
         deployment_id = id,
