@@ -82,6 +82,7 @@
 //!   .celery_conf .socket() .health_url() .nginx_reload_args() .serving() -> Option<String>
 //! sample_app::dir() -> PathBuf   sample_app::copy_to(dest)   sample_app::break_import(release)
 //! demo::run(builder, DemoHosts, env_file, out, shutdown).await   (slipway-sandbox's body)
+//! DjangoFleet::start(&agents, redis_dir, ssm_endpoint, region)? .hosts .redis .db .env()
 //! agent_hosts::write_agent_hosts(&sandbox, n, tag, dir) -> Result<Vec<AgentHost>, Error>
 //! ```
 //!
