@@ -285,13 +285,9 @@ fn a_django_host_serves_the_sample_app_and_the_reference_application_start_moves
         ]
         .concat();
         if i == 0 {
-            // First deploy: `current` must exist before the programs are
-            // added, or gunicorn sits in BACKOFF and gunicorn-reload's
-            // startProcess is refused ALREADY_STARTED (seen here; the
-            // reload step does not handle BACKOFF yet).
-            slipway_agent::steps::releases::Releases::new(&host.app_root)
-                .switch_to(release)
-                .unwrap();
+            // First deploy: the programs are added before `current` exists,
+            // so gunicorn fails to start until gunicorn-reload switches
+            // `current` and starts it.
             agent_ok(&["step", "supervisor-update", "--socket", &socket].map(String::from));
         }
         if i == 0 {

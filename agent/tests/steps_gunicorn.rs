@@ -123,3 +123,68 @@ fn nginx_reload_tests_the_config_replaces_the_workers_and_a_bad_config_keeps_the
     assert!(String::from_utf8_lossy(&output.stderr).contains("nginx -t failed"));
     assert!(stack.serves("r1"));
 }
+
+/// A host's first deployment: `supervisor-update` adds gunicorn before
+/// `current` exists, so it fails to chdir and cycles through BACKOFF.
+/// `gunicorn-reload` then switches `current` and must start it (Supervisor
+/// answers a start in BACKOFF with ALREADY_STARTED, and a HUP cannot reach
+/// it), not HUP it.
+#[test]
+fn a_first_reload_starts_a_gunicorn_that_failed_before_current_existed() {
+    let _serial = stack::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let app_root = dir.path().join("app");
+    release(&app_root, "r1", APP);
+    let [gunicorn_port] = stack::free_ports::<1>();
+    let supervisord = stack::Supervisord::start(&dir.path().join("sv"));
+    // Retrying for long enough that the reload finds it between attempts.
+    let program = gunicorn_program(&app_root, gunicorn_port, "") + "startretries=50\n";
+    let config = supervisord.write_program("gunicorn", &program);
+    let socket = supervisord.socket.display().to_string();
+    Stack::command(&["step", "supervisor-update", "--socket", &socket], &[])
+        .output()
+        .unwrap();
+    let client = supervisord.client();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let state = || runtime.block_on(client.process_info("gunicorn")).unwrap();
+    wait_until("gunicorn in BACKOFF", || state().statename == "BACKOFF");
+
+    let gunicorn = stack::venv_bin("gunicorn").display().to_string();
+    let output = Stack::command(
+        &["step", "gunicorn-reload"],
+        &[
+            "--socket",
+            &socket,
+            "--program-config",
+            &config.display().to_string(),
+            "--app-root",
+            &app_root.display().to_string(),
+            "--release",
+            "r1",
+            "--app",
+            "app:application",
+            "--gunicorn",
+            &gunicorn,
+            "--health-url",
+            &format!("http://127.0.0.1:{gunicorn_port}/"),
+        ],
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("restarted") || stdout.contains("started"),
+        "{stdout}"
+    );
+    assert_eq!(state().statename, "RUNNING");
+    let (status, body) = stack::get(gunicorn_port, "/").unwrap();
+    assert_eq!((status, body.trim()), (200, "release r1"));
+}

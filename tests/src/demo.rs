@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::Error;
 use crate::agent_hosts::{register_hosts, write_agent_hosts};
+use crate::django_fleet::DjangoFleet;
 use crate::sandbox::{Sandbox, SandboxBuilder};
 use crate::scripted_host::{HostConfig, Outcome, RunningHost, Script, ScriptedHost};
 
@@ -32,6 +33,10 @@ pub enum DemoHosts<'a> {
         count: usize,
         /// Where their directories go.
         dir: &'a Path,
+        /// Also give each one a Django stack ([`DjangoFleet`]): its own
+        /// supervisord and nginx, a shared MariaDB and redis, and the
+        /// environment its agent runs with (`dir/host-<i>/agent.env`).
+        django: bool,
     },
 }
 
@@ -48,20 +53,42 @@ pub async fn run(
 ) -> Result<(), Error> {
     let sandbox = builder.start().await?;
     probe(&sandbox).await?;
+    let mut env = sandbox.env();
+    let mut django = None;
     let fleet = match hosts {
         DemoHosts::Scripted(count) => spawn_hosts(&sandbox, count),
-        DemoHosts::Agents { count, dir } => {
-            for agent in write_agent_hosts(&sandbox, count, DEMO_HOST_TAG, dir)? {
+        DemoHosts::Agents {
+            count,
+            dir,
+            django: with_django,
+        } => {
+            let agents = write_agent_hosts(&sandbox, count, DEMO_HOST_TAG, dir)?;
+            for agent in &agents {
                 tracing::info!(
                     host = %agent.host.name,
                     config = %agent.config_path().display(),
                     "host registered; start its agent with this config"
                 );
             }
+            if with_django {
+                // On this (the runtime's own) thread: MariaDB dies with the
+                // thread that started it.
+                let stack = DjangoFleet::start(
+                    &agents,
+                    &dir.join("redis"),
+                    &sandbox.ssm_endpoint(),
+                    sandbox.region(),
+                )?;
+                tracing::info!(
+                    "django stack ready: MariaDB, redis, a supervisord and nginx per host"
+                );
+                env.extend(stack.env());
+                django = Some(stack);
+            }
             Vec::new()
         }
     };
-    let exports = exports(&sandbox.env());
+    let exports = exports(&env);
     if let Some(path) = env_file {
         write_env_file(path, &exports)?;
     }
@@ -72,6 +99,7 @@ pub async fn run(
     shutdown.await;
     tracing::info!("stopping the sandbox");
     drop(fleet);
+    drop(django);
     if let Some(path) = env_file {
         // A stale file would point the next reader at dead ports.
         let _ = std::fs::remove_file(path);

@@ -58,8 +58,18 @@ impl DjangoHost {
         let nginx_dir = root.join("nginx");
         // The reference configs, with this host's paths and ports: order
         // matters (the venv path is under /srv/shop).
+        // The Celery node name carries the host's name: hosts sharing one
+        // machine (the demo's) would otherwise share `shop@<hostname>` on
+        // the shared broker.
+        let node = format!(
+            "shop-{}@%%h",
+            root.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
         let localize = |text: &str| {
-            text.replace("/srv/shop/venv", &venv_dir.display().to_string())
+            text.replace("shop@%%h", &node)
+                .replace("/srv/shop/venv", &venv_dir.display().to_string())
                 .replace("/srv/shop", &app_root.display().to_string())
                 .replace("/var/log/shop", &logs.display().to_string())
                 .replace("127.0.0.1:8001", &format!("127.0.0.1:{gunicorn_port}"))

@@ -18,6 +18,8 @@
 //!   [`host_stack::Nginx`], [`host_stack::Redis`], private and stopped on drop.
 //! - [`django_host`]: [`DjangoHost`], one simulated host (supervisord, nginx, the
 //!   reference programs and site) under a root.
+//! - [`django_fleet`]: [`django_fleet::DjangoFleet`], the demo's hosts' Django stacks
+//!   with a shared MariaDB and redis, and each agent's environment.
 //! - [`mariadb`]: [`MariaDb`], a private mariadbd (the stand-in for Aurora MySQL).
 //! - [`venv`]: finding `.venv`'s programs (moto, boto3's python, the AWS CLI).
 //! - [`demo`]: `slipway-sandbox`'s `run`: start, print the `export` lines, serve.
@@ -80,6 +82,7 @@
 //!   .celery_conf .socket() .health_url() .nginx_reload_args() .serving() -> Option<String>
 //! sample_app::dir() -> PathBuf   sample_app::copy_to(dest)   sample_app::break_import(release)
 //! demo::run(builder, DemoHosts, env_file, out, shutdown).await   (slipway-sandbox's body)
+//! DjangoFleet::start(&agents, redis_dir, ssm_endpoint, region)? .hosts .redis .db .env()
 //! agent_hosts::write_agent_hosts(&sandbox, n, tag, dir) -> Result<Vec<AgentHost>, Error>
 //! ```
 //!
@@ -98,6 +101,7 @@ pub mod claims;
 pub mod codedeploy;
 pub mod credentials;
 pub mod demo;
+pub mod django_fleet;
 pub mod django_host;
 pub mod error;
 pub mod host_stack;

@@ -1,6 +1,8 @@
 //! `slipway-sandbox --hosts N --agents DIR`: each host registered with its
 //! own IAM user and given the official agent's configuration files, from
-//! which a real `slipway-agent run` starts unchanged and deploys.
+//! which a real `slipway-agent run` starts unchanged and deploys; with
+//! `--django`, each host's own supervisord and nginx, a shared MariaDB and
+//! redis, and the environment each agent runs with, all stopped with it.
 
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
@@ -65,6 +67,26 @@ async fn sandbox_env(path: &Path, sandbox: &mut Child) -> HashMap<String, String
         .collect()
 }
 
+/// `slipway-sandbox FLAGS --agents DIR/agents --env-file DIR/env`, once
+/// ready, and its exported environment.
+async fn start_sandbox(dir: &Path, flags: &[&str]) -> (Running, HashMap<String, String>) {
+    let env_file = dir.join("env");
+    let mut sandbox = Running(
+        Command::new(env!("CARGO_BIN_EXE_slipway-sandbox"))
+            .args(flags)
+            .arg("--agents")
+            .arg(dir.join("agents"))
+            .arg("--env-file")
+            .arg(&env_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let env = sandbox_env(&env_file, &mut sandbox.0).await;
+    (sandbox, env)
+}
+
 /// A tgz bundle installing `index.html` into `dest`, whose AfterInstall
 /// hook writes the event it ran in to `dest/hook-ran`.
 fn bundle(dir: &Path, dest: &Path) -> Vec<u8> {
@@ -107,19 +129,7 @@ fn bundle(dir: &Path, dest: &Path) -> Vec<u8> {
 async fn an_agent_started_from_the_written_files_deploys() {
     let dir = tempfile::tempdir().unwrap();
     let agents = dir.path().join("agents");
-    let env_file = dir.path().join("env");
-    let mut sandbox = Running(
-        Command::new(env!("CARGO_BIN_EXE_slipway-sandbox"))
-            .args(["--hosts", "1", "--agents"])
-            .arg(&agents)
-            .arg("--env-file")
-            .arg(&env_file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let env = sandbox_env(&env_file, &mut sandbox.0).await;
+    let (_sandbox, env) = start_sandbox(dir.path(), &["--hosts", "1"]).await;
 
     let host = agents.join("host-1");
     let on_premises = std::fs::read_to_string(host.join("codedeploy.onpremises.yml")).unwrap();
@@ -288,4 +298,126 @@ fn agents_without_hosts_is_refused_before_anything_starts() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--agents DIR needs --hosts N"), "{stderr}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// Processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            text.contains(needle).then_some(text)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn django_hosts_get_their_own_stack_and_the_shared_database_and_all_stop_with_the_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let agents = dir.path().join("agents");
+    let (mut sandbox, env) = start_sandbox(dir.path(), &["--hosts", "2", "--django"]).await;
+
+    // The database the platform team puts in Parameter Store takes the
+    // exported credentials.
+    let login = Command::new("mariadb")
+        .args(["--protocol=TCP", "-h", &env["SHOP_DB_HOST"], "-P"])
+        .arg(&env["SHOP_DB_PORT"])
+        .arg("-u")
+        .arg(&env["SHOP_DB_USER"])
+        .arg(format!("-p{}", env["SHOP_DB_PASSWORD"]))
+        .args(["-N", "-e", "SELECT DATABASE()"])
+        .arg(&env["SHOP_DB_NAME"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&login.stdout).trim(),
+        "shop",
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+    assert!(env["SHOP_BROKER_URL"].starts_with("redis://127.0.0.1:"));
+
+    let mut sites = Vec::new();
+    for i in 1..=2 {
+        let host = agents.join(format!("host-{i}"));
+        let site = env[&format!("SHOP_SITE_HOST_{i}")].clone();
+        // nginx answers (502 until a release runs behind it).
+        let port: u16 = site.rsplit(':').next().unwrap().parse().unwrap();
+        let (status, _) = slipway_tests::host_stack::get(port, "/healthz").unwrap();
+        assert_eq!(status, 502, "{site}");
+        sites.push(site.clone());
+
+        let agent_env = std::fs::read_to_string(host.join("agent.env")).unwrap();
+        let stack_env = host.join("etc/slipway/stack.env");
+        for line in [
+            format!("SLIPWAY_STACK_ENV={}", stack_env.display()),
+            format!("AWS_ENDPOINT_URL_SSM={}", env["AWS_ENDPOINT_URL_S3"]),
+            format!(
+                "AWS_SHARED_CREDENTIALS_FILE={}",
+                host.join("credentials").display()
+            ),
+            "AWS_REGION=us-east-1".to_owned(),
+        ] {
+            assert!(agent_env.lines().any(|l| l == line), "{line}: {agent_env}");
+        }
+        let stack = std::fs::read_to_string(&stack_env).unwrap();
+        assert!(
+            stack.contains(&format!("SHOP_HEALTH_URL={site}/healthz"))
+                && stack.contains(&format!(
+                    "SLIPWAY_APP_ROOT={}",
+                    host.join("srv/shop").display()
+                )),
+            "{stack}"
+        );
+        // The credentials are the host's own IAM user's.
+        let on_premises = std::fs::read_to_string(host.join("codedeploy.onpremises.yml")).unwrap();
+        let key_id = on_premises
+            .lines()
+            .find_map(|l| l.strip_prefix("aws_access_key_id: "))
+            .unwrap()
+            .trim_matches('\'');
+        let credentials = std::fs::read_to_string(host.join("credentials")).unwrap();
+        assert!(
+            credentials.contains(&format!("aws_access_key_id = {key_id}")),
+            "{credentials}"
+        );
+        for file in ["agent.env", "credentials"] {
+            let mode = std::fs::metadata(host.join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+    }
+    assert_ne!(sites[0], sites[1], "each host its own nginx");
+    let root = agents.display().to_string();
+    assert!(
+        processes_mentioning(&root).len() >= 5,
+        "the sandbox, two supervisords, two nginx masters: {:?}",
+        processes_mentioning(&root)
+    );
+
+    // SIGINT: the sandbox stops every host's programs, redis and MariaDB.
+    // SAFETY: kill only signals the child this test started.
+    unsafe { libc::kill(sandbox.0.id() as i32, libc::SIGINT) };
+    let until = Instant::now() + DEADLINE;
+    while sandbox.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < until, "slipway-sandbox did not stop");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(processes_mentioning(&root), Vec::<String>::new());
+    let redis_port = env["SHOP_BROKER_URL"]
+        .trim_start_matches("redis://127.0.0.1:")
+        .trim_end_matches("/0")
+        .to_owned();
+    for (what, port) in [("MariaDB", &env["SHOP_DB_PORT"]), ("redis", &redis_port)] {
+        let port: u16 = port.parse().unwrap();
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "{what} still listens on {port}"
+        );
+    }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::error::{Result, StepError};
 use super::program_config::ProgramConfig;
-use super::supervisor::{Supervisor, state};
+use super::supervisor::{Supervisor, fault, state};
 
 /// Refuses a gunicorn program that a HUP would not move to the new release.
 pub fn check_program(config: &ProgramConfig, current_link: &Path) -> Result<()> {
@@ -121,17 +121,49 @@ pub async fn reload(supervisor: &Supervisor, program: &str, health: Option<&Heal
     }
 }
 
-/// HUPs the program, or starts it when it is not running; says which.
+/// How long a program may stay STARTING or STOPPING before the reload
+/// gives up on it: Supervisor leaves STARTING after `startsecs` (7 s in the
+/// reference config) and STOPPING after `stopwaitsecs` (40 s).
+const SETTLE: Duration = Duration::from_secs(90);
+
+/// HUPs the program when it is RUNNING, or (re)starts it otherwise; says
+/// which.
+///
+/// Only a RUNNING gunicorn can take a HUP. On a host's first deployment
+/// `supervisor-update` adds the program before `current` exists, so it
+/// fails to chdir and cycles STARTING/BACKOFF until FATAL: a HUP would hit a
+/// process about to die (or none), and `startProcess` answers
+/// ALREADY_STARTED while it is in BACKOFF. A program in transition is
+/// therefore waited out first (a STARTING one that serves becomes RUNNING
+/// after `startsecs` and gets its HUP), one in BACKOFF is stopped, and then
+/// it is started on the release `current` now names.
 pub async fn reload_program(supervisor: &Supervisor, program: &str) -> Result<&'static str> {
-    let info = supervisor.process_info(program).await?;
-    // A program still in startsecs is STARTING yet already serving; Supervisor
-    // signals it as it would a RUNNING one.
-    if info.state == state::RUNNING || info.state == state::STARTING {
-        supervisor.signal_process(program, "HUP").await?;
-        Ok("HUP sent")
-    } else {
-        supervisor.start_process(program, true).await?;
-        Ok("started")
+    let mut info = supervisor.process_info(program).await?;
+    if info.state == state::STARTING || info.state == state::STOPPING {
+        info = supervisor
+            .wait_for(program, "to leave STARTING or STOPPING", SETTLE, |i| {
+                i.state != state::STARTING && i.state != state::STOPPING
+            })
+            .await?;
+    }
+    match info.state {
+        state::RUNNING => {
+            supervisor.signal_process(program, "HUP").await?;
+            Ok("HUP sent")
+        }
+        state::BACKOFF => {
+            // It may have gone FATAL meanwhile: then there is nothing to stop.
+            match supervisor.stop_process(program, true).await {
+                Err(StepError::SupervisorFault { code, .. }) if code == fault::NOT_RUNNING => {}
+                other => other?,
+            }
+            supervisor.start_process(program, true).await?;
+            Ok("restarted (it was in BACKOFF)")
+        }
+        _ => {
+            supervisor.start_process(program, true).await?;
+            Ok("started")
+        }
     }
 }
 

@@ -60,7 +60,7 @@ pub enum Event {
     Reloaded {
         /// The program.
         program: String,
-        /// "HUP sent" or "started".
+        /// "HUP sent", "started" or "restarted (it was in BACKOFF)".
         how: String,
     },
     /// A worker program is being warm-stopped.

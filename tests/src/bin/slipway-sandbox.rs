@@ -11,7 +11,8 @@
 //!
 //! With `--hosts 3 --agents DIR`, three on-premises hosts are registered
 //! and `slipway-agent run --config DIR/host-1/codedeployagent.yml` (and so
-//! on) serves them.
+//! on) serves them. With `--django` too, each host also gets the Django
+//! stack the reference appspec deploys onto (`make demo`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,14 @@ struct Args {
     /// deployment root and logs there) for `slipway-agent run --config`.
     #[arg(long, value_name = "DIR")]
     agents: Option<PathBuf>,
+    /// With --agents: give each host the Django stack the reference appspec
+    /// deploys onto (its own supervisord and nginx under DIR/host-<i>/, one
+    /// MariaDB and one redis for all) and the environment its agent runs
+    /// with, DIR/host-<i>/agent.env; export the database's and broker's
+    /// settings (SHOP_DB_*, SHOP_BROKER_URL) and each site's URL
+    /// (SHOP_SITE_HOST_<i>).
+    #[arg(long, requires = "agents")]
+    django: bool,
     /// Also write the `export` lines to this file (atomically, once every
     /// service answers; removed again on exit), for scripts to source.
     #[arg(long, value_name = "PATH")]
@@ -89,6 +98,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Some(dir) => DemoHosts::Agents {
             count: args.hosts,
             dir,
+            django: args.django,
         },
         None => DemoHosts::Scripted(args.hosts),
     };
