@@ -58,7 +58,14 @@ async fn main() -> anyhow::Result<()> {
             metadata: Vec::new(),
         };
         let start = Instant::now();
-        upload::upload(&s3, &bundle, &destination, &mut std::io::sink()).await?;
+        upload::upload(
+            &s3,
+            &bundle,
+            &destination,
+            slipway_action::follow::render::Style::Lines,
+            &mut std::io::sink(),
+        )
+        .await?;
         best_slipway = best_slipway.min(start.elapsed());
 
         let start = Instant::now();

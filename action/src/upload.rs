@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bundle::Bundle;
 use crate::deploy::error::{DeployError, Result, code, describe};
+use crate::follow::render::Style;
 
 /// Bundles at least this large go up in parts.
 pub const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
@@ -163,11 +164,13 @@ pub async fn check_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) -
 }
 
 /// Uploads `bundle` unless an object with its checksum is already at its
-/// key. Progress lines go to `log`.
+/// key. Progress goes to `log`: a bar redrawn in place on a terminal
+/// ([`Style::Table`]), a line every few seconds otherwise.
 pub async fn upload(
     s3: &aws_sdk_s3::Client,
     bundle: &Bundle,
     destination: &Destination,
+    style: Style,
     log: &mut dyn Write,
 ) -> Result<Uploaded> {
     let key = key(destination, bundle);
@@ -206,7 +209,7 @@ pub async fn upload(
     if bundle.size < MULTIPART_THRESHOLD {
         put(s3, bundle, destination, &key, metadata).await
     } else {
-        multipart(s3, bundle, destination, &key, metadata, log).await
+        multipart(s3, bundle, destination, &key, metadata, style, log).await
     }
 }
 
@@ -265,6 +268,7 @@ async fn multipart(
     destination: &Destination,
     key: &str,
     metadata: Vec<(String, String)>,
+    style: Style,
     log: &mut dyn Write,
 ) -> Result<Uploaded> {
     let mut request = s3
@@ -286,7 +290,7 @@ async fn multipart(
         .await
         .map_err(|e| s3_error("CreateMultipartUpload", destination, key, &e))?;
     let upload_id = created.upload_id().unwrap_or_default().to_owned();
-    let result = send_parts(s3, bundle, destination, key, &upload_id, log).await;
+    let result = send_parts(s3, bundle, destination, key, &upload_id, style, log).await;
     let parts = match result {
         Ok(parts) => parts,
         Err(err) => {
@@ -329,6 +333,7 @@ async fn send_parts(
     destination: &Destination,
     key: &str,
     upload_id: &str,
+    style: Style,
     log: &mut dyn Write,
 ) -> Result<Vec<CompletedPart>> {
     let count = bundle.size.div_ceil(PART_SIZE);
@@ -371,19 +376,49 @@ async fn send_parts(
                 .build(),
         );
         sent += len;
-        if last_line.elapsed() >= Duration::from_secs(3) || sent == bundle.size {
-            writeln!(
-                log,
-                "uploaded {} of {} MiB",
-                sent / (1024 * 1024),
-                bundle.size.div_ceil(1024 * 1024)
-            )
-            .map_err(DeployError::Output)?;
-            last_line = Instant::now();
+        match style {
+            Style::Table => {
+                write!(log, "\r\x1b[K{}", progress_bar(sent, bundle.size))
+                    .and_then(|()| {
+                        if sent == bundle.size {
+                            writeln!(log)
+                        } else {
+                            Ok(())
+                        }
+                    })
+                    .and_then(|()| log.flush())
+                    .map_err(DeployError::Output)?;
+            }
+            Style::Lines => {
+                if last_line.elapsed() >= Duration::from_secs(3) || sent == bundle.size {
+                    writeln!(
+                        log,
+                        "uploaded {} of {} MiB",
+                        sent / (1024 * 1024),
+                        bundle.size.div_ceil(1024 * 1024)
+                    )
+                    .map_err(DeployError::Output)?;
+                    last_line = Instant::now();
+                }
+            }
         }
     }
     parts.sort_by_key(|p| p.part_number());
     Ok(parts)
+}
+
+/// `[#####     ]  50% 10 of 20 MiB`: one terminal line.
+fn progress_bar(sent: u64, total: u64) -> String {
+    const WIDTH: u64 = 30;
+    let filled = (sent * WIDTH).checked_div(total).unwrap_or(WIDTH) as usize;
+    let percent = (sent * 100).checked_div(total).unwrap_or(100);
+    format!(
+        "[{}{}] {percent:>3}% {} of {} MiB",
+        "#".repeat(filled),
+        " ".repeat(WIDTH as usize - filled),
+        sent / (1024 * 1024),
+        total.div_ceil(1024 * 1024)
+    )
 }
 
 async fn read_part(path: &std::path::Path, offset: u64, len: u64) -> Result<bytes::Bytes> {
@@ -396,4 +431,26 @@ async fn read_part(path: &std::path::Path, offset: u64, len: u64) -> Result<byte
     let mut data = vec![0u8; len as usize];
     file.read_exact(&mut data).await.map_err(io)?;
     Ok(data.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_bar;
+
+    #[test]
+    fn the_progress_bar_fills_with_the_bytes_sent() {
+        let mib = 1024 * 1024;
+        assert_eq!(
+            progress_bar(0, 20 * mib),
+            format!("[{}]   0% 0 of 20 MiB", " ".repeat(30))
+        );
+        assert_eq!(
+            progress_bar(10 * mib, 20 * mib),
+            format!("[{}{}]  50% 10 of 20 MiB", "#".repeat(15), " ".repeat(15))
+        );
+        assert_eq!(
+            progress_bar(20 * mib, 20 * mib),
+            format!("[{}] 100% 20 of 20 MiB", "#".repeat(30))
+        );
+    }
 }

@@ -244,7 +244,7 @@ pub async fn run(
         encryption,
         metadata,
     };
-    let uploaded = upload::upload(s3, &built, &destination, out).await?;
+    let uploaded = upload::upload(s3, &built, &destination, follow_options.style, out).await?;
     writeln!(
         out,
         "{} {} (ETag {})",
