@@ -435,3 +435,23 @@ fn the_transcript_is_one_signed_deployment_of_the_official_agent() -> Result<()>
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_captured_request_replayed_an_hour_late_is_refused_as_expired() -> Result<()> {
+    let t = load()?;
+    let clock = SetClock::default();
+    let sim = simulator(&t, &clock).await?;
+    let first = &t.requests[0];
+    clock.set(first.signed_at()? + Duration::from_secs(3600));
+    let answer = send(&reqwest::Client::new(), &sim.endpoint(), first).await?;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    let error: Value = serde_json::from_str(&answer.body)?;
+    assert_eq!(error["__type"], "InvalidSignatureException");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Signature expired")),
+        "{error}"
+    );
+    Ok(())
+}
