@@ -60,6 +60,8 @@
 //! - [`clock`]: the injected wall clock.
 //! - [`configs`]: `CodeDeployDefault.*` and minimum healthy hosts.
 //! - [`envelope`]: the signed or plain envelope a deployment spec travels in.
+//! - [`planned_ids`]: deployment and command ids a test plans ahead
+//!   ([`SimulatorConfig::ids`]), to replay a recorded transcript.
 //! - [`faults`]: throttling, server errors and bad answers a test plans for
 //!   the command plane ([`SimulatorConfig::faults`]), and its calls.
 
@@ -70,12 +72,14 @@ pub(crate) mod control;
 pub(crate) mod envelope;
 pub(crate) mod faults;
 pub(crate) mod orchestrator;
+pub(crate) mod planned_ids;
 pub(crate) mod server;
 pub(crate) mod state;
 
 pub use clock::Clock;
 pub use envelope::{EnvelopeFormat, Signer, pkcs7_json};
 pub use faults::{Call, Fault, Faults};
+pub use planned_ids::PlannedIds;
 pub use server::{
     AwsError, HostReport, Simulator, SimulatorConfig, SimulatorError, SimulatorHandle, StatusWatch,
 };

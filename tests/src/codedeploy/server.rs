@@ -16,6 +16,7 @@ use super::clock::Clock;
 use super::envelope::{EnvelopeError, EnvelopeFormat};
 use super::faults::{Call, Fault, Faults};
 use super::orchestrator::Simulation;
+use super::planned_ids::PlannedIds;
 use super::state::{CommandPhase, Ec2Instance, OnPremisesInstance};
 use super::{commands, control};
 use crate::credentials::{CredentialStore, IssuedCredential};
@@ -50,6 +51,9 @@ pub struct SimulatorConfig {
     /// The time of day records are stamped with and signatures checked
     /// against.
     pub clock: Clock,
+    /// Deployment and command ids planned ahead (to replay a transcript);
+    /// keep a clone to plan more. Unplanned ids are fresh.
+    pub ids: PlannedIds,
     /// Faults planned for the command plane, and its calls; keep a clone
     /// to plan more and read the calls while the simulator runs.
     pub faults: Faults,
@@ -69,6 +73,7 @@ impl SimulatorConfig {
             envelope: EnvelopeFormat::Pkcs7Json,
             page_size: super::state::DEFAULT_PAGE_SIZE,
             clock: Clock::system(),
+            ids: PlannedIds::default(),
             faults: Faults::default(),
         }
     }

@@ -13,6 +13,7 @@ use slipway_shared::lifecycle::LifecycleEvent as Event;
 use super::clock::Clock;
 use super::configs::{self, DeploymentConfig};
 use super::envelope::Envelope;
+use super::planned_ids::PlannedIds;
 
 /// The in-place lifecycle without a load balancer, in the order a host
 /// runs it: the one order the action, the agent and the simulator share.
@@ -394,6 +395,8 @@ pub struct State {
     pub page_size: usize,
     /// Every record's timestamps come from here.
     pub clock: Clock,
+    /// Where new deployment and command ids come from.
+    pub ids: PlannedIds,
     next_nonce: i64,
 }
 
@@ -420,6 +423,7 @@ impl State {
             queued: BTreeMap::new(),
             page_size: DEFAULT_PAGE_SIZE,
             clock: Clock::system(),
+            ids: PlannedIds::default(),
             next_nonce: 1,
         }
     }
@@ -530,9 +534,6 @@ impl State {
     }
 }
 
-/// A fresh `d-XXXXXXXXX` deployment id.
-pub use slipway_shared::new_deployment_id;
-
 /// Whether `id` has the shape of a deployment id.
 pub fn is_deployment_id(id: &str) -> bool {
     id.strip_prefix("d-").is_some_and(|tail| {
@@ -545,6 +546,8 @@ pub fn is_deployment_id(id: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use slipway_shared::new_deployment_id;
+
     use super::*;
 
     fn filter(key: &str, value: &str, kind: &str) -> TagFilter {

@@ -13,9 +13,7 @@ use super::{
 };
 use crate::codedeploy::orchestrator::{self, Simulation, StopOutcome};
 use crate::codedeploy::server::AwsError;
-use crate::codedeploy::state::{
-    Deployment, DeploymentStatus, LastDeployment, State, Status, new_deployment_id,
-};
+use crate::codedeploy::state::{Deployment, DeploymentStatus, LastDeployment, State, Status};
 
 pub(super) fn create_deployment(st: &mut State, input: &Input) -> Result<String, AwsError> {
     let app = input.application_name()?;
@@ -63,7 +61,7 @@ pub(super) fn create_deployment(st: &mut State, input: &Input) -> Result<String,
         ));
     }
     let now = st.now();
-    let id = new_deployment_id();
+    let id = st.ids.deployment_id();
     st.deployments.insert(
         id.clone(),
         Deployment {

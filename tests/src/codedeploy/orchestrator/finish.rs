@@ -89,7 +89,7 @@ pub(super) fn roll_back(st: &mut State, failed: &Deployment, effects: &mut Effec
         }
         return;
     };
-    let rollback_id = new_deployment_id();
+    let rollback_id = st.ids.deployment_id();
     let rollback = Deployment {
         id: rollback_id.clone(),
         previous_revision: Some(failed.revision.clone()),

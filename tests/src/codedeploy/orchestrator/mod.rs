@@ -18,7 +18,7 @@ use super::envelope::{EnvelopeFormat, Signer};
 use super::server::{SimulatorConfig, SimulatorError};
 use super::state::{
     CommandPhase, Deployment, DeploymentStatus, ErrorInformation, EventDiagnostics, HostCommand,
-    LastDeployment, RollbackInfo, State, Status, new_deployment_id,
+    LastDeployment, RollbackInfo, State, Status,
 };
 use crate::credentials::CredentialStore;
 use crate::sync::lock;
@@ -93,6 +93,7 @@ impl Simulation {
         state.deployment_timeout = config.deployment_timeout;
         state.page_size = config.page_size.max(1);
         state.clock = config.clock.clone();
+        state.ids = config.ids.clone();
         let now = state.now();
         for c in state.configs.values_mut() {
             c.create_time = now;

@@ -220,8 +220,11 @@ pub(super) fn send_next_event(st: &mut State, id: &str, index: usize, effects: &
         skip_target(t, now);
         return;
     }
+    let command_id = st.ids.command_id();
+    let d = st.deployments.get_mut(id).expect("caller checked");
+    let t = &mut d.targets[index];
     let command = HostCommand {
-        id: uuid::Uuid::new_v4().simple().to_string(),
+        id: command_id,
         host_identifier: t.host_identifier.clone(),
         deployment_id: id.to_owned(),
         execution_id: format!("{account}/{region}/{id}/{index}"),
