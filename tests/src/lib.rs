@@ -95,6 +95,7 @@
 //! // sandbox.deploy_role_arn() and `token` returns credentials.
 //! # Ok(()) }
 //! ```
+#![deny(missing_docs)]
 
 pub mod agent_hosts;
 pub mod claims;

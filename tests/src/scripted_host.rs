@@ -77,6 +77,7 @@ pub enum Outcome {
 pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
 
 impl Gate {
+    /// A closed gate.
     pub fn new() -> Self {
         Self::default()
     }

@@ -27,6 +27,7 @@ impl Clock {
         Clock(Arc::new(now))
     }
 
+    /// The simulator's present.
     pub fn now(&self) -> SystemTime {
         (self.0)()
     }

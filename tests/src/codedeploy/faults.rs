@@ -27,7 +27,12 @@ pub enum Fault {
     /// error instead (a front end timing out after the work was done).
     LoseAnswer(AwsError),
     /// The call has no effect and is answered with this status and raw body.
-    Answer { status: StatusCode, body: String },
+    Answer {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The raw body.
+        body: String,
+    },
     /// The call takes effect and its answer is rewritten by this function;
     /// when it returns `None` the answer goes out as it was and the fault
     /// waits for the next call (say, for a poll that brings a command).

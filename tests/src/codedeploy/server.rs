@@ -35,7 +35,9 @@ pub const SECURE_COMMANDS_PREFIX: &str = "CodeDeployCommandService.";
 /// What the simulator is started with.
 #[derive(Debug, Clone)]
 pub struct SimulatorConfig {
+    /// The region in ARNs and endpoints.
     pub region: String,
+    /// The account in ARNs.
     pub account_id: String,
     /// Signatures on both planes are checked against these.
     pub credentials: CredentialStore,
@@ -45,6 +47,7 @@ pub struct SimulatorConfig {
     pub deployment_timeout: Option<Duration>,
     /// How long PollHostCommand waits for a command before answering empty.
     pub poll_wait: Duration,
+    /// How deployment specs are sealed (PKCS7 streamed BER, DER, or plain JSON).
     pub envelope: EnvelopeFormat,
     /// The most ids one page of a list operation holds.
     pub page_size: usize,
@@ -82,13 +85,17 @@ impl SimulatorConfig {
 /// Failures starting the simulator.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulatorError {
+    /// Its listener could not be bound.
     #[error("bind the codedeploy simulator")]
     Bind {
+        /// Why.
         #[source]
         source: Box<crate::Error>,
     },
+    /// Its spec-signing key and certificate could not be made.
     #[error("make the deployment-spec signing key")]
     Signer {
+        /// Why.
         #[source]
         source: EnvelopeError,
     },
@@ -132,6 +139,7 @@ impl SimulatorHandle {
         self.endpoint.clone()
     }
 
+    /// The region it answers for.
     pub fn region(&self) -> String {
         self.sim.settings.region.clone()
     }
@@ -255,7 +263,9 @@ impl SimulatorHandle {
 /// One host command, as its host reported on it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostReport {
+    /// The deployment the command belongs to.
     pub deployment_id: String,
+    /// The lifecycle event it ran.
     pub event: String,
     /// The acknowledgement's Diagnostics payload (`{"IsCommandNoop":…}`).
     pub acknowledgement: Option<String>,
@@ -484,8 +494,11 @@ fn json_response(status: StatusCode, value: &Value) -> Response {
 /// An AWS JSON 1.1 error: `{"__type": …, "message": …}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsError {
+    /// The HTTP status.
     pub status: StatusCode,
+    /// `__type`, the exception's name.
     pub code: String,
+    /// `message`.
     pub message: String,
 }
 
@@ -499,11 +512,13 @@ impl AwsError {
         }
     }
 
+    /// The same error answered with `status` (throttling and 5xx).
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self
     }
 
+    /// A body that is not the operation's shape.
     pub fn serialization(message: &str) -> Self {
         AwsError::new("SerializationException", message)
     }
