@@ -65,6 +65,7 @@ impl MariaDb {
         command
             .arg("--no-defaults")
             .arg(format!("--datadir={}", d.join("data").display()))
+            .arg(format!("--tmpdir={}", d.join("tmp").display()))
             .arg(format!("--socket={}", d.join("mysqld.sock").display()))
             .arg(format!("--pid-file={}", d.join("mysqld.pid").display()))
             .arg(format!("--log-error={}", d.join("error.log").display()))
@@ -208,10 +209,19 @@ impl Drop for MariaDb {
 }
 
 fn install_db(dir: &Path) -> Result<(), Error> {
+    // A tmpdir of its own: in the shared /tmp, servers bootstrapping at once
+    // collide on their temporary tables' names ("Could not remove temporary
+    // table", then "Unknown table 'mysql.tmp_user_sys'") and the install fails.
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).map_err(|source| Error::TempDir {
+        purpose: "mariadb's tmpdir",
+        source,
+    })?;
     let mut command = Command::new("mariadb-install-db");
     command
         .arg("--no-defaults")
         .arg(format!("--datadir={}", dir.join("data").display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .args(["--skip-test-db", "--auth-root-authentication-method=socket"])
         .args(SMALL);
     if is_root() {
@@ -227,8 +237,9 @@ fn install_db(dir: &Path) -> Result<(), Error> {
     if output.status.success() {
         return Ok(());
     }
-    let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stdout));
+    // stdout's advice first, so the tail ends with stderr's ERROR lines.
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
     Err(Error::ProgramExited {
         program: "mariadb-install-db".into(),
         status: output.status,
