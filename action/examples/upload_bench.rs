@@ -5,7 +5,6 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use slipway_action::bundle::{self, Bundle};
 use slipway_action::upload::{self, Destination, Encryption};
 use slipway_shared::bundle::BundleType;
@@ -27,15 +26,7 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&path, &data)?;
     drop(data);
     let (sha256, size) = bundle::hash_file(&path)?;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(moto.url())
-            .force_path_style(true)
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "bench"))
-            .build(),
-    );
+    let s3 = moto.s3_client();
     s3.create_bucket().bucket("bench").send().await?;
     let mut best_slipway = Duration::MAX;
     let mut best_cli = Duration::MAX;

@@ -73,17 +73,7 @@ async fn main() -> Result<()> {
     let events = 6 + 7 * (deployments - 1);
     let poll_wait = Duration::from_secs(20);
     let moto = slipway_tests::Moto::start().await?;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing", "testing", None, None, "bench",
-            ))
-            .endpoint_url(moto.url())
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3_client();
     s3.create_bucket().bucket(BUCKET).send().await?;
     let put = s3
         .put_object()

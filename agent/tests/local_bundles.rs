@@ -128,15 +128,7 @@ async fn s3() -> S3 {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(moto.url())
-        .force_path_style(true)
-        .build();
-    let client = aws_sdk_s3::Client::from_conf(conf);
+    let client = moto.s3_client();
     client
         .create_bucket()
         .bucket("bundles")

@@ -124,10 +124,32 @@ impl Moto {
         &self.url
     }
 
+    /// An S3 client of this moto ([`s3_client`]).
+    pub fn s3_client(&self) -> aws_sdk_s3::Client {
+        s3_client(&self.url)
+    }
+
     /// moto's process id (also its process group id).
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+}
+
+/// An S3 client of the moto at `url`: path-style addressing (moto serves
+/// every bucket on one host) and moto's own test keys, which it accepts
+/// like any others.
+pub fn s3_client(url: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .endpoint_url(url)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 impl Drop for Moto {

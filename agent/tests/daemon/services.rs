@@ -131,17 +131,7 @@ fn group_request(
 
 /// An S3 client for moto at `url`, with the bundles' bucket created.
 pub async fn s3(url: &str) -> aws_sdk_s3::Client {
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .endpoint_url(url)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = slipway_tests::moto::s3_client(url);
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
     s3
 }
