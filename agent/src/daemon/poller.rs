@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
+use slipway_shared::appspec::Hook;
 use slipway_shared::diagnostics::{Diagnostics, ErrorCode};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -90,6 +91,19 @@ impl GroupLocks {
         locks.retain(|_, l| Arc::strong_count(l) > 1);
         out
     }
+}
+
+/// When the event's `scripts` will be done at the latest: now plus the sum
+/// of their timeouts, when every script names one (the official agent's
+/// `total_timeout_for_all_lifecycle_events` sends nothing when one is left
+/// to the default).
+fn estimated_completion(scripts: Option<&[Hook]>) -> Option<SystemTime> {
+    let scripts = scripts?;
+    if scripts.is_empty() || scripts.iter().any(|s| !s.timeout_given) {
+        return None;
+    }
+    let total: u64 = scripts.iter().map(|s| s.timeout_secs).sum();
+    Some(SystemTime::now() + Duration::from_secs(total))
 }
 
 /// Why a command could not be run, reported as its failure.
@@ -241,20 +255,28 @@ impl Poller {
         self.run_command(command, spec).instrument(span).await;
     }
 
-    /// Whether the command has nothing to run, as the official agent tells
-    /// the service in the ack. A revision that cannot be read is not a no-op:
-    /// the event runs and reports why.
-    fn is_noop(&self, command: &HostCommand, spec: &Result<DeploymentSpec, Refusal>) -> bool {
+    /// The scripts the command's event would run (see
+    /// [`Executor::planned_scripts`]), read once for both the ack's
+    /// `IsCommandNoop` and the update's estimate; `None` when there is no
+    /// list (DownloadBundle, Install, or a revision that cannot be read,
+    /// which is not a no-op: the event runs and reports why).
+    fn planned_scripts(
+        &self,
+        command: &HostCommand,
+        spec: &Result<DeploymentSpec, Refusal>,
+    ) -> Option<Vec<Hook>> {
         let (Ok(spec), Some(event)) = (spec, command.event()) else {
-            return false;
+            return None;
         };
-        matches!(self.executor.planned_scripts(spec, event), Ok(Some(scripts)) if scripts.is_empty())
+        self.executor.planned_scripts(spec, event).ok().flatten()
     }
 
     async fn run_command(&self, command: HostCommand, spec: Result<DeploymentSpec, Refusal>) {
         let id = command.host_command_identifier.clone();
         let name = command.command_name.clone().unwrap_or_default();
-        let noop = self.is_noop(&command, &spec);
+        let planned = self.planned_scripts(&command, &spec);
+        // As the official agent tells the service: nothing to run.
+        let noop = planned.as_ref().is_some_and(Vec::is_empty);
         let ack = Envelope::json(&json!({ "IsCommandNoop": noop }));
         match self
             .retried(|| {
@@ -316,7 +338,7 @@ impl Poller {
         }
         let group = spec.deployment_group_id.clone();
         self.groups
-            .run(&group, self.execute(&id, &name, &spec, event))
+            .run(&group, self.execute(&id, &name, &spec, event, planned))
             .await;
     }
 
@@ -326,6 +348,7 @@ impl Poller {
         name: &str,
         spec: &DeploymentSpec,
         event: slipway_shared::lifecycle::LifecycleEvent,
+        planned: Option<Vec<Hook>>,
     ) {
         self.board.started(Current {
             deployment_id: spec.deployment_id.clone(),
@@ -337,7 +360,7 @@ impl Poller {
         });
         tracing::info!("running");
         let started = Instant::now();
-        let estimate = self.estimated_completion(spec, event);
+        let estimate = estimated_completion(planned.as_deref());
         let diagnostics = {
             let run = self.executor.run_event(spec, event);
             tokio::pin!(run);
@@ -363,23 +386,6 @@ impl Poller {
         };
         self.board
             .finished(&deployment, name, &diagnostics, seconds);
-    }
-
-    /// When the event's scripts will be done at the latest: now plus the
-    /// sum of their timeouts, when every script names one (the official
-    /// agent's `total_timeout_for_all_lifecycle_events` sends nothing when
-    /// one is left to the default).
-    fn estimated_completion(
-        &self,
-        spec: &DeploymentSpec,
-        event: slipway_shared::lifecycle::LifecycleEvent,
-    ) -> Option<SystemTime> {
-        let scripts = self.executor.planned_scripts(spec, event).ok()??;
-        if scripts.is_empty() || scripts.iter().any(|s| !s.timeout_given) {
-            return None;
-        }
-        let total: u64 = scripts.iter().map(|s| s.timeout_secs).sum();
-        Some(SystemTime::now() + Duration::from_secs(total))
     }
 
     /// While a command runs: PostHostCommandUpdate every `update_interval`,
