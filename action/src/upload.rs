@@ -138,23 +138,35 @@ where
 
 /// Checks the bucket exists, is visible and is in `region`.
 pub async fn check_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) -> Result<()> {
-    let Err(err) = s3.head_bucket().bucket(bucket).send().await else {
-        return Ok(());
-    };
     let bucket_error = |reason: String| DeployError::Bucket {
         bucket: bucket.to_owned(),
         reason,
     };
+    let elsewhere = |other: &str| {
+        bucket_error(format!(
+            "it is in {other}, not {region}: set aws-region to {other} or use a bucket in {region}"
+        ))
+    };
+    let err = match s3.head_bucket().bucket(bucket).send().await {
+        // S3 names the bucket's region on success too; an endpoint that
+        // answers for a bucket elsewhere (S3-compatible stores, a global
+        // endpoint) must not let the upload go to the wrong region.
+        Ok(found) => {
+            return match found.bucket_region() {
+                Some(other) if other != region => Err(elsewhere(other)),
+                _ => Ok(()),
+            };
+        }
+        Err(err) => err,
+    };
     let raw = err.raw_response();
     let status = raw.map(|r| r.status().as_u16());
-    let elsewhere = raw
+    let other_region = raw
         .and_then(|r| r.headers().get("x-amz-bucket-region"))
         .filter(|r| *r != region)
         .map(str::to_owned);
-    Err(match (status, elsewhere) {
-        (_, Some(other)) => bucket_error(format!(
-            "it is in {other}, not {region}: set aws-region to {other} or use a bucket in {region}"
-        )),
+    Err(match (status, other_region) {
+        (_, Some(other)) => elsewhere(&other),
         (Some(404), _) => bucket_error("does not exist: create it, or fix s3-bucket".into()),
         (Some(403), _) => bucket_error(
             "access denied: the role needs s3:ListBucket on it (and it must be in this account or shared with it)".into(),
@@ -435,7 +447,71 @@ async fn read_part(path: &std::path::Path, offset: u64, len: u64) -> Result<byte
 
 #[cfg(test)]
 mod tests {
-    use super::progress_bar;
+    use aws_sdk_s3::operation::put_object::PutObjectError;
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::client::result::SdkError;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::{Destination, Encryption, progress_bar, s3_error};
+    use crate::deploy::error::DeployError;
+
+    /// PutObject failing as S3 answers it (moto does not check KMS keys, so
+    /// these shapes come from S3's documented errors).
+    fn put_failing(status: u16, code: &str, message: &str) -> DeployError {
+        let destination = Destination {
+            bucket: "bundles".into(),
+            prefix: String::new(),
+            application: "shop".into(),
+            encryption: Encryption::Kms(Some("alias/deploys".into())),
+            metadata: Vec::new(),
+        };
+        let error =
+            PutObjectError::generic(ErrorMetadata::builder().code(code).message(message).build());
+        let response = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        s3_error(
+            "PutObject",
+            &destination,
+            "shop/abc.tar.gz",
+            &SdkError::service_error(error, response),
+        )
+    }
+
+    #[test]
+    fn a_refusal_by_kms_names_the_key_the_bucket_and_the_object() {
+        for (status, code, message) in [
+            (
+                400,
+                "KMS.DisabledException",
+                "arn:aws:kms:us-east-1:123456789012:key/1234 is disabled.",
+            ),
+            (400, "KMS.NotFoundException", "Invalid keyId alias/deploys"),
+            (
+                403,
+                "AccessDenied",
+                "User: arn:aws:sts::123456789012:assumed-role/deploy/gh is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:us-east-1:123456789012:key/1234 because no identity-based policy allows the kms:GenerateDataKey action (Service: AWSKMS)",
+            ),
+        ] {
+            let error = put_failing(status, code, message);
+            assert!(
+                matches!(error, DeployError::KmsRefused { .. }),
+                "{code}: {error:?}"
+            );
+            let text = error.to_string();
+            assert!(
+                text.starts_with(
+                    "KMS key alias/deploys refused to encrypt s3://bundles/shop/abc.tar.gz"
+                ),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_access_denied_that_is_not_about_kms_is_not_blamed_on_kms() {
+        let error = put_failing(403, "AccessDenied", "Access Denied");
+        assert!(matches!(error, DeployError::S3 { .. }), "{error:?}");
+    }
 
     #[test]
     fn the_progress_bar_fills_with_the_bytes_sent() {

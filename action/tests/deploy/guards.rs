@@ -131,6 +131,38 @@ async fn nothing_is_uploaded_or_created_for_an_invalid_appspec_or_bad_names() {
         "{}",
         run.all()
     );
+    bed.s3
+        .create_bucket()
+        .bucket("bundles-in-ireland")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("bucket in eu-west-1");
+    let run = bed
+        .step("deploy")
+        .set("INPUT_S3-BUCKET", "bundles-in-ireland")
+        .run()
+        .await;
+    run.assert_code(3);
+    assert!(
+        run.stderr.contains(
+            "S3 bucket bundles-in-ireland: it is in eu-west-1, not us-east-1: set aws-region to eu-west-1"
+        ),
+        "{}",
+        run.all()
+    );
+    let in_ireland = bed
+        .s3
+        .list_objects_v2()
+        .bucket("bundles-in-ireland")
+        .send()
+        .await
+        .expect("list");
+    assert!(in_ireland.contents().is_empty());
     let run = bed.step("deploy").arg("--ref").arg("v9.9.9").run().await;
     run.assert_code(3);
     assert!(
