@@ -285,3 +285,52 @@ fn the_deployment_root_comes_from_the_config_file_when_no_root_is_given() {
     );
     assert!(!host.root().exists());
 }
+
+/// The issue asked for a context to be skipped with a warning where there
+/// is no SELinux; the official agent (v1.8.1, run here) checks nothing and
+/// fails Install with this text when semanage cannot run, so ours does too.
+#[test]
+fn an_selinux_context_on_a_host_without_selinux_fails_install_as_the_official_agent_does() {
+    if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        eprintln!("SELinux is present here: this test is for hosts without it");
+        return;
+    }
+    let host = Host::new();
+    let dest = host.dest();
+    let extra = format!(
+        "permissions:\n  - object: {d}\n    pattern: \"*.html\"\n    mode: \"640\"\n    context:\n      type: httpd_sys_content_t\n      range: s0\n    type:\n      - file\n",
+        d = dest.display()
+    );
+    let rev = site(&host, "v1", &[("index.html", "x")], &extra);
+    let run = host.local(&["--bundle", &rev]);
+    run.assert_failed();
+    let d = run.diagnostics();
+    assert_eq!(d["error_code"], 5, "{}", run.stdout);
+    let index = std::fs::canonicalize(dest.join("index.html")).unwrap();
+    let expected = format!(
+        "The deployment failed because the application specification file contains an error in the settings for the context parameter. Update the permissions section of the AppSpec file, and then try again. Failed command: semanage fcontext -a -t httpd_sys_content_t -r s0 {}. Exit code: ",
+        index.display()
+    );
+    let message = d["message"].as_str().unwrap();
+    assert!(message.starts_with(&expected), "{message}");
+    assert!(run.stdout.contains("Install") && run.stdout.contains("Failed (UnknownError)"));
+    // The copy and chmod before it stand, and the cleanup file has them (no
+    // rule was added, so no semanage line): the next deployment removes them.
+    assert_eq!(
+        std::fs::metadata(&index).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    let cleanup = std::fs::read_to_string(
+        host.root()
+            .join("deployment-instructions/default-local-deployment-group-cleanup"),
+    )
+    .unwrap();
+    assert!(
+        cleanup.contains(&format!("{}\n", dest.join("index.html").display())),
+        "{cleanup}"
+    );
+    assert!(!cleanup.contains("semanage"), "{cleanup}");
+    let rev = site(&host, "v2", &[("index.html", "y")], "");
+    host.local(&["--bundle", &rev]).assert_ok();
+    assert_eq!(read(&host, "index.html"), "y");
+}
