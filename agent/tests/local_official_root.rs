@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -59,7 +60,7 @@ fn official_host() -> (Host, PathBuf) {
 }
 
 /// A revision shaped like the fixture's: `www` and `config/app.conf`
-/// under `site`, the same hook on every event appending
+/// under `site`, mode 0640 on what lands in `etc`, the same hook on every event appending
 /// "<name> <event> <id>" to FIXTURE_HOOK_LOG, as the fixture's hooks do.
 fn revision(host: &Host, site: &Path, name: &str, www: &[&str]) -> String {
     let rev = host.revision(name);
@@ -73,13 +74,18 @@ fn revision(host: &Host, site: &Path, name: &str, www: &[&str]) -> String {
     ] {
         hooks.push_str(&format!("  {event}:\n    - location: scripts/hook.sh\n"));
     }
-    rev.appspec(&appspec(
+    let mut spec = appspec(
         &[
             ("www", site.join("www").to_str().unwrap()),
             ("config/app.conf", site.join("etc").to_str().unwrap()),
         ],
         &hooks,
-    ))
+    );
+    spec.push_str(&format!(
+        "permissions:\n  - object: {}\n    pattern: \"**\"\n    mode: \"0640\"\n    type:\n      - file\n",
+        site.join("etc").display()
+    ));
+    rev.appspec(&spec)
     .file("config/app.conf", &format!("listen = 8080 # {name}\n"))
     .script(
         "scripts/hook.sh",
@@ -125,6 +131,17 @@ fn deployments_log_line(line: &str) -> Option<(&str, &str)> {
     shaped.then_some((id, message))
 }
 
+/// `YYYY-mm-dd HH:MM:SS message`, as the official hook executor writes
+/// scripts.log; the message.
+fn scripts_log_line(line: &str) -> Option<&str> {
+    let (stamp, message) = (line.get(..19)?, line.get(20..)?);
+    let digits = stamp.replace(['-', ' ', ':'], "");
+    let shaped = digits.len() == 14
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && line.as_bytes()[19] == b' ';
+    shaped.then_some(message)
+}
+
 #[test]
 fn a_root_the_official_agent_wrote_is_taken_over_and_its_cleanup_replayed() {
     let (host, site) = official_host();
@@ -134,6 +151,7 @@ fn a_root_the_official_agent_wrote_is_taken_over_and_its_cleanup_replayed() {
         host.root()
             .join("deployment-logs/codedeploy-agent-deployments.log"),
     );
+    let official_install = read(instructions.join(format!("{GROUP}-install.json")));
     // What the official agent left: v2 installed, v1's extra files gone.
     assert_eq!(read(site.join("www/new.html")), "new page\n");
     assert!(!site.join("www/old.html").exists());
@@ -170,6 +188,11 @@ fn a_root_the_official_agent_wrote_is_taken_over_and_its_cleanup_replayed() {
     assert_eq!(read(site.join("www/index.html")), "v3 index.html\n");
     assert_eq!(read(site.join("www/about.html")), "v3 about.html\n");
     assert_eq!(read(site.join("etc/app.conf")), "listen = 8080 # v3\n");
+    let mode = std::fs::metadata(site.join("etc/app.conf"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o640);
 
     // Pointers: the bare absolute path, no newline, as the official agent wrote them.
     for pointer in ["most_recent_install", "last_successful_install"] {
@@ -211,6 +234,25 @@ fn a_root_the_official_agent_wrote_is_taken_over_and_its_cleanup_replayed() {
             .to_str()
             .unwrap()
     );
+    // Each kind of instruction has the official entry's keys.
+    let keys = |install: &serde_json::Value| -> std::collections::BTreeMap<String, Vec<String>> {
+        install["instructions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let o = i.as_object().unwrap();
+                (
+                    i["type"].as_str().unwrap().to_owned(),
+                    o.keys().cloned().collect(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        keys(&install),
+        keys(&serde_json::from_str(&official_install).unwrap())
+    );
     assert!(
         steps
             .iter()
@@ -247,19 +289,36 @@ fn a_root_the_official_agent_wrote_is_taken_over_and_its_cleanup_replayed() {
         "{log}"
     );
     // scripts.log in our deployment: the official line format.
+    // scripts.log in our deployment: line for line the official format,
+    // checked on the official agent's own file too.
+    let official_scripts = read(group.join(OFFICIAL_V2).join("logs/scripts.log"));
     let scripts = read(ours.join("logs/scripts.log"));
-    let first = scripts.lines().next().unwrap();
+    let messages = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| {
+                scripts_log_line(l)
+                    .unwrap_or_else(|| panic!("not the official format: {l:?}"))
+                    .to_owned()
+            })
+            .collect()
+    };
     assert_eq!(
-        first.len(),
-        20 + "LifecycleEvent - ApplicationStop".len(),
-        "{first}"
+        messages(&official_scripts)[..2],
+        [
+            "LifecycleEvent - ApplicationStop",
+            "Script - scripts/hook.sh"
+        ]
+    );
+    let ours_messages = messages(&scripts);
+    assert_eq!(
+        ours_messages[..2],
+        [
+            "LifecycleEvent - ApplicationStop",
+            "Script - scripts/hook.sh"
+        ]
     );
     assert!(
-        first.ends_with(" LifecycleEvent - ApplicationStop"),
-        "{first}"
-    );
-    assert!(
-        scripts.contains(" [stdout]v2 ApplicationStop in web\n"),
+        ours_messages.contains(&"[stdout]v2 ApplicationStop in web".to_owned()),
         "{scripts}"
     );
 
