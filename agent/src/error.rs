@@ -95,6 +95,18 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A permission's SELinux context could not be applied: `semanage` or
+    /// `restorecon` failed or is missing (as on a host without SELinux). The
+    /// official agent's text, word for word.
+    #[error(
+        "The deployment failed because the application specification file contains an error in the settings for the context parameter. Update the permissions section of the AppSpec file, and then try again. Failed command: {command}. Exit code: {status}"
+    )]
+    Context {
+        /// The command line, as the official agent shows it.
+        command: String,
+        /// How it ended (`pid N exit C`, as Ruby shows a process status).
+        status: String,
+    },
     /// A hook script failed; the diagnostics say how.
     #[error("{message}")]
     Hook {

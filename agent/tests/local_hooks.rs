@@ -86,6 +86,53 @@ fn a_script_without_its_exec_bit_is_made_executable_and_run_as_the_official_agen
     host.local(&["--bundle", rev.path()]).assert_ok();
 }
 
+/// Code 2 as a host meets it: the script has lost its exec bit and belongs
+/// to another user, and the agent runs without CAP_FOWNER (a hardened unit,
+/// or a container's capability set), so the official agent's `chmod +x`
+/// fails. BeforeInstall's script hands AfterInstall's to `nobody`.
+#[test]
+fn a_script_the_agent_cannot_make_executable_is_code_2_as_the_official_agent_words_it() {
+    let host = Host::new();
+    let ran = host.path().join("locked-ran");
+    let rev = host.revision("locked");
+    rev.appspec(&appspec(
+        &[],
+        "  BeforeInstall:\n    - location: scripts/prepare.sh\n  AfterInstall:\n    - location: scripts/locked.sh\n",
+    ))
+    .script(
+        "scripts/prepare.sh",
+        "here=$(dirname \"$0\")\nchmod 644 \"$here/locked.sh\" && chown 65534 \"$here/locked.sh\"",
+    )
+    .script("scripts/locked.sh", &format!("touch {}", ran.display()));
+    let run = host.local_wrapped(
+        &["setpriv", "--bounding-set", "-fowner"],
+        &["--bundle", rev.path()],
+    );
+    run.assert_failed();
+    let d = run.diagnostics();
+    assert_eq!(d["error_code"], 2, "{}", run.stdout);
+    assert_eq!(d["script_name"], "scripts/locked.sh");
+    let message = d["message"].as_str().unwrap();
+    // The official text, then the cause it leaves out.
+    assert_eq!(
+        message,
+        "Unable to set script at specified location: scripts/locked.sh as executable (Operation not permitted (os error 1))"
+    );
+    // As the official agent: the script is named in the log only when it
+    // is about to run, and this one never was.
+    assert_eq!(d["log"], "LifecycleEvent - AfterInstall\n");
+    assert!(!ran.exists(), "the script did not run");
+    assert!(
+        run.stdout.contains("AfterInstall") && run.stdout.contains("Failed (ScriptNotExecutable)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("ApplicationStart "),
+        "later events do not run"
+    );
+}
+
 #[test]
 fn a_failing_script_is_code_4_with_its_exit_code_and_a_whole_line_tail() {
     let host = Host::new();

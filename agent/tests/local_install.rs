@@ -285,3 +285,122 @@ fn the_deployment_root_comes_from_the_config_file_when_no_root_is_given() {
     );
     assert!(!host.root().exists());
 }
+
+/// The issue asked for a context to be skipped with a warning where there
+/// is no SELinux; the official agent (v1.8.1, run here) checks nothing and
+/// fails Install with this text when semanage cannot run, so ours does too.
+#[test]
+fn an_selinux_context_on_a_host_without_selinux_fails_install_as_the_official_agent_does() {
+    if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        eprintln!("SELinux is present here: this test is for hosts without it");
+        return;
+    }
+    let host = Host::new();
+    let dest = host.dest();
+    let extra = format!(
+        "permissions:\n  - object: {d}\n    pattern: \"*.html\"\n    mode: \"640\"\n    context:\n      type: httpd_sys_content_t\n      range: s0\n    type:\n      - file\n",
+        d = dest.display()
+    );
+    let rev = site(&host, "v1", &[("index.html", "x")], &extra);
+    let run = host.local(&["--bundle", &rev]);
+    run.assert_failed();
+    let d = run.diagnostics();
+    assert_eq!(d["error_code"], 5, "{}", run.stdout);
+    let index = std::fs::canonicalize(dest.join("index.html")).unwrap();
+    let expected = format!(
+        "The deployment failed because the application specification file contains an error in the settings for the context parameter. Update the permissions section of the AppSpec file, and then try again. Failed command: semanage fcontext -a -t httpd_sys_content_t -r s0 {}. Exit code: ",
+        index.display()
+    );
+    let message = d["message"].as_str().unwrap();
+    assert!(message.starts_with(&expected), "{message}");
+    assert!(run.stdout.contains("Install") && run.stdout.contains("Failed (UnknownError)"));
+    // The copy and chmod before it stand, and the cleanup file has them (no
+    // rule was added, so no semanage line): the next deployment removes them.
+    assert_eq!(
+        std::fs::metadata(&index).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    let cleanup = std::fs::read_to_string(
+        host.root()
+            .join("deployment-instructions/default-local-deployment-group-cleanup"),
+    )
+    .unwrap();
+    assert!(
+        cleanup.contains(&format!("{}\n", dest.join("index.html").display())),
+        "{cleanup}"
+    );
+    assert!(!cleanup.contains("semanage"), "{cleanup}");
+    let rev = site(&host, "v2", &[("index.html", "y")], "");
+    host.local(&["--bundle", &rev]).assert_ok();
+    assert_eq!(read(&host, "index.html"), "y");
+}
+
+/// Where SELinux is present: `semanage` and `restorecon` here are stand-ins
+/// on PATH that record their arguments, so the commands, the install.json
+/// entry and the cleanup's `semanage\0` line can be checked on any host.
+#[test]
+fn an_selinux_context_adds_the_rule_and_the_next_deployment_removes_it() {
+    let host = Host::new();
+    let dest = host.dest();
+    let bin = host.path().join("bin");
+    let calls = host.path().join("calls.log");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["semanage", "restorecon"] {
+        let path = bin.join(tool);
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\necho \"{tool} $*\" >> {}\n", calls.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let env = [(
+        "PATH".to_owned(),
+        format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+    )];
+    let extra = format!(
+        "permissions:\n  - object: {d}\n    pattern: \"*.html\"\n    context:\n      name: system_u\n      type: httpd_sys_content_t\n      range: s0:c0.c1\n    type:\n      - file\n",
+        d = dest.display()
+    );
+    let rev = site(&host, "v1", &[("index.html", "x")], &extra);
+    host.local_env(&["--bundle", &rev], &env).assert_ok();
+    let index = std::fs::canonicalize(dest.join("index.html")).unwrap();
+    let index = index.to_str().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap(),
+        format!(
+            "semanage fcontext -a -s system_u -t httpd_sys_content_t -r s0:c0.c1 {index}\nrestorecon -v {index}\n"
+        )
+    );
+    let instructions = host.root().join("deployment-instructions");
+    let install: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(instructions.join("default-local-deployment-group-install.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let semanage = install["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "semanage")
+        .unwrap_or_else(|| panic!("{install}"));
+    assert_eq!(
+        semanage["context"],
+        serde_json::json!({"user": "system_u", "role": null, "type": "httpd_sys_content_t", "range": "s0:c0.c1"})
+    );
+    let cleanup =
+        std::fs::read_to_string(instructions.join("default-local-deployment-group-cleanup"))
+            .unwrap();
+    assert!(
+        cleanup.ends_with(&format!("semanage\0{index}\n")),
+        "{cleanup:?}"
+    );
+
+    std::fs::remove_file(&calls).unwrap();
+    let rev = site(&host, "v2", &[("index.html", "y")], "");
+    host.local_env(&["--bundle", &rev], &env).assert_ok();
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap(),
+        format!("semanage fcontext -d {index}\n")
+    );
+}

@@ -5,6 +5,7 @@
 use std::ffi::CString;
 use std::fs::Permissions;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -42,16 +43,16 @@ pub fn apply(plan: &Plan, cleanup_file: &Path) -> Result<()> {
                 range,
                 file,
             } => {
-                if selinux_enabled() {
-                    cleanup.record(&format!(
-                        "{}{}",
-                        cleanup::SEMANAGE_PREFIX,
-                        file.to_string_lossy()
-                    ))?;
-                    semanage(user.as_deref(), kind, range.as_deref(), file)?;
-                } else {
-                    tracing::warn!(file = %file.display(), "SELinux is not enabled on this host; the permission's context is skipped");
-                }
+                // As the official agent: no check for SELinux first, so a
+                // context on a host without it fails Install, naming the
+                // command; the rule is recorded once it is in place.
+                let object = std::fs::canonicalize(file).map_err(Error::io("resolve", file))?;
+                context(user.as_deref(), kind, range.as_deref(), &object)?;
+                cleanup.record(&format!(
+                    "{}{}",
+                    cleanup::SEMANAGE_PREFIX,
+                    object.to_string_lossy()
+                ))?;
             }
             Instruction::Chown { owner, group, file } => {
                 chown(owner.as_deref(), group.as_deref(), file)?
@@ -160,41 +161,61 @@ fn setfacl(acl: &[String], file: &Path) -> Result<()> {
     Ok(())
 }
 
-fn selinux_enabled() -> bool {
-    Path::new("/sys/fs/selinux/enforce").exists()
-        && Command::new("selinuxenabled")
-            .status()
-            .is_ok_and(|s| s.success())
+/// `semanage fcontext -a` then `restorecon -v` on `object`, with the
+/// official agent's argument order (it shows the command in its error).
+fn context(user: Option<&str>, kind: &str, range: Option<&str>, object: &Path) -> Result<()> {
+    let mut args = vec!["fcontext", "-a"];
+    if let Some(user) = user {
+        args.extend(["-s", user]);
+    }
+    args.extend(["-t", kind]);
+    if let Some(range) = range {
+        args.extend(["-r", range]);
+    }
+    let object = object.to_string_lossy();
+    args.push(&object);
+    run_context_command("semanage", &args)?;
+    run_context_command("restorecon", &["-v", &object])
 }
 
-fn semanage(user: Option<&str>, kind: &str, range: Option<&str>, file: &Path) -> Result<()> {
-    let mut cmd = Command::new("semanage");
-    cmd.args(["fcontext", "-a", "-t", kind]);
-    if let Some(user) = user {
-        cmd.args(["-s", user]);
-    }
-    if let Some(range) = range {
-        cmd.args(["-r", range]);
-    }
-    let run = |cmd: &mut Command, what: &str| -> Result<()> {
-        let out = cmd
-            .arg(file)
-            .output()
-            .map_err(|e| permission_error(file, format!("cannot run {what}: {e}")))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(permission_error(
-                file,
-                format!(
-                    "{what} failed: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            ))
-        }
+fn run_context_command(program: &str, args: &[&str]) -> Result<()> {
+    let failed = |status: String| Error::Context {
+        command: format!("{program} {}", args.join(" ")),
+        status,
     };
-    run(&mut cmd, "semanage")?;
-    run(&mut Command::new("restorecon"), "restorecon")
+    let child = Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let child = match child {
+        Ok(child) => child,
+        // What the official agent's shell reports for a missing command.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(failed(format!("127 (no {program} on PATH)")));
+        }
+        Err(e) => return Err(failed(format!("none (cannot run {program}: {e})"))),
+    };
+    let pid = child.id();
+    let out = child
+        .wait_with_output()
+        .map_err(|e| failed(format!("none (cannot wait for {program}: {e})")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let mut status = match (out.status.code(), out.status.signal()) {
+        (Some(code), _) => format!("pid {pid} exit {code}"),
+        (None, Some(signal)) => format!("pid {pid} signal {signal}"),
+        _ => format!("pid {pid} {}", out.status),
+    };
+    // The official agent leaves the reason on its own stdout; ours goes
+    // with the error, where the operator reads it.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if let Some(reason) = stderr.lines().rev().find(|l| !l.trim().is_empty()) {
+        status.push_str(&format!(" ({})", reason.trim()));
+    }
+    Err(failed(status))
 }
 
 fn chown(owner: Option<&str>, group: Option<&str>, file: &Path) -> Result<()> {

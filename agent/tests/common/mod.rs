@@ -57,6 +57,20 @@ impl Host {
         Run::of(cmd.output().unwrap())
     }
 
+    /// Runs `WRAPPER… slipway-agent local --root <root> ARGS`: the agent
+    /// under `setpriv`, `unshare` or the like.
+    pub fn local_wrapped(&self, wrapper: &[&str], args: &[&str]) -> Run {
+        let (program, wrapper_args) = wrapper.split_first().expect("a wrapper program");
+        let mut cmd = Command::new(program);
+        cmd.args(wrapper_args)
+            .arg(env!("CARGO_BIN_EXE_slipway-agent"))
+            .arg("local")
+            .arg("--root")
+            .arg(self.root())
+            .args(args);
+        Run::of(cmd.output().unwrap())
+    }
+
     /// Every path under the host dir outside the deployment root.
     pub fn outside_root(&self) -> BTreeSet<PathBuf> {
         let mut found = BTreeSet::new();
