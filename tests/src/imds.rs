@@ -120,6 +120,12 @@ impl Imds {
         self.state.refuse_tokens.store(refused, Ordering::SeqCst);
     }
 
+    /// Forgets every session token handed out, as if each had expired: a
+    /// request carrying one is answered 401.
+    pub fn revoke_tokens(&self) {
+        lock(&self.state.tokens).clear();
+    }
+
     /// Metadata requests answered without a token so far.
     pub fn v1_requests(&self) -> usize {
         self.state.v1_requests.load(Ordering::SeqCst)

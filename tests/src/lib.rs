@@ -67,7 +67,7 @@
 //! Imds
 //!   endpoint() instance_id() role_name() -> &str  credential() -> IssuedCredential
 //!   set_v1_allowed(bool) set_tokens_refused(bool) set_role_attached(bool)
-//!   set_credential_lifetime(Duration) tokens_issued() v1_requests() -> usize
+//!   set_credential_lifetime(Duration) revoke_tokens() tokens_issued() v1_requests() -> usize
 //! Role::new(name, TrustPolicy).also_trusting(TrustPolicy).max_session_duration(Duration)
 //! Role::from_trust_document(name, &json_text) -> Result<Role, Error>   (IAM's JSON)
 //! role.trust_document(account, issuer) -> Value   Sts::trust_document(name) -> Option<Value>

@@ -301,6 +301,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_revoked_token_is_replaced_and_v1_is_not_used_while_v2_works() {
+        let sandbox = slipway_tests::Sandbox::builder()
+            .without_moto()
+            .allow_imds_v1()
+            .start()
+            .await
+            .unwrap();
+        let service = sandbox.imds();
+        let imds = std::sync::Arc::new(Imds::new(&sandbox.imds_endpoint(), true));
+        let instance_id = "/latest/meta-data/instance-id";
+        assert_eq!(imds.get(instance_id).await.unwrap(), service.instance_id());
+        imds.get(instance_id).await.unwrap();
+        assert_eq!(service.tokens_issued(), 1, "the token is cached");
+        service.revoke_tokens();
+        assert_eq!(imds.get(instance_id).await.unwrap(), service.instance_id());
+        assert_eq!(service.tokens_issued(), 2, "a 401 fetched a new token");
+        let credentials = InstanceProfileCredentials::new(imds)
+            .provide_credentials()
+            .await
+            .unwrap();
+        assert_eq!(
+            credentials.access_key_id(),
+            service.credential().access_key_id
+        );
+        assert_eq!(service.v1_requests(), 0);
+    }
+
+    #[tokio::test]
     async fn nothing_listening_fails_with_the_reason_and_without_v1_says_so() {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let endpoint = format!("http://{}", closed.local_addr().unwrap());
