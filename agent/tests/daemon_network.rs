@@ -33,9 +33,29 @@ fn authority(url: &str) -> String {
         .to_owned()
 }
 
-/// Waits for the deployment's end, showing the agent's log if it never comes.
-async fn wait_for_end(bed: &Bed, id: &str, agent: &Agent) -> String {
-    daemon::services::wait_for_end(&bed.sim, id, || agent.log()).await
+/// Starts an agent, deploys revision `name`, waits for the deployment to
+/// end `expected` and stops the agent; returns the deployment id and the
+/// agent's log.
+async fn deploy_with_an_agent(
+    bed: &Bed,
+    host: &Host,
+    name: &str,
+    expected: &str,
+) -> (String, String) {
+    let mut agent = bed.agent();
+    let id = bed
+        .deploy(&revision(host, bed, name), &format!("{name}.tgz"))
+        .await;
+    let status = daemon::services::wait_for_end(&bed.sim, &id, || agent.log()).await;
+    assert_eq!(status, expected, "{}", agent.log());
+    assert!(agent.terminate().success(), "{}", agent.log());
+    if expected == "Succeeded" {
+        assert_eq!(
+            std::fs::read_to_string(bed.dest().join("index.html")).unwrap(),
+            format!("{name}\n")
+        );
+    }
+    (id, agent.log())
 }
 
 /// Waits until the agent's log holds `text`.
@@ -60,15 +80,7 @@ async fn proxy_uri_carries_the_command_plane_and_s3_and_no_proxy_goes_around_it(
     let host = Host::new();
     bed.set_agent_key("proxy_uri", &proxy.url());
 
-    let mut agent = bed.agent();
-    let id = bed.deploy(&revision(&host, &bed, "v1"), "v1.tgz").await;
-    assert_eq!(
-        wait_for_end(&bed, &id, &agent).await,
-        "Succeeded",
-        "{}",
-        agent.log()
-    );
-    assert!(agent.terminate().success(), "{}", agent.log());
+    deploy_with_an_agent(&bed, &host, "v1", "Succeeded").await;
     let relayed = proxy.relayed();
     assert!(
         proxy.relayed_to(&simulator) > 0,
@@ -86,19 +98,7 @@ async fn proxy_uri_carries_the_command_plane_and_s3_and_no_proxy_goes_around_it(
     bed.set_agent_key("s3_endpoint_override", &s3_by_name);
     bed.set_agent_key("no_proxy", "localhost");
     let (to_simulator, to_moto) = (proxy.relayed_to(&simulator), proxy.relayed_to(&moto));
-    let mut agent = bed.agent();
-    let id = bed.deploy(&revision(&host, &bed, "v2"), "v2.tgz").await;
-    assert_eq!(
-        wait_for_end(&bed, &id, &agent).await,
-        "Succeeded",
-        "{}",
-        agent.log()
-    );
-    assert!(agent.terminate().success(), "{}", agent.log());
-    assert_eq!(
-        std::fs::read_to_string(bed.dest().join("index.html")).unwrap(),
-        "v2\n"
-    );
+    deploy_with_an_agent(&bed, &host, "v2", "Succeeded").await;
     assert!(proxy.relayed_to(&simulator) > to_simulator);
     assert_eq!(proxy.relayed_to(&moto), to_moto);
     assert_eq!(
@@ -123,25 +123,16 @@ async fn a_ca_bundle_is_trusted_beside_the_system_roots_for_the_command_plane_an
     // Without the bundle, S3 behind the private CA is refused: the
     // download fails and the deployment with it.
     bed.set_agent_key("s3_endpoint_override", &s3.url());
-    let mut agent = bed.agent();
-    let id = bed.deploy(&revision(&host, &bed, "v1"), "v1.tgz").await;
-    assert_eq!(
-        wait_for_end(&bed, &id, &agent).await,
-        "Failed",
-        "{}",
-        agent.log()
-    );
+    let (id, log) = deploy_with_an_agent(&bed, &host, "v1", "Failed").await;
     let download = bed.lifecycle_event(&id, "DownloadBundle").await;
     let message = download
         .diagnostics()
         .and_then(|d| d.message())
         .unwrap_or_default()
         .to_owned();
-    assert!(agent.terminate().success(), "{}", agent.log());
     assert!(
         message.to_lowercase().contains("certificate"),
-        "DownloadBundle failed on the certificate: {message}\n{}",
-        agent.log()
+        "DownloadBundle failed on the certificate: {message}\n{log}"
     );
 
     // And so is the command endpoint.
@@ -152,19 +143,7 @@ async fn a_ca_bundle_is_trusted_beside_the_system_roots_for_the_command_plane_an
 
     // With it, both are trusted and the deployment runs.
     bed.set_agent_key("tls_ca_bundle", &bundle.display().to_string());
-    let mut agent = bed.agent();
-    let id = bed.deploy(&revision(&host, &bed, "v2"), "v2.tgz").await;
-    assert_eq!(
-        wait_for_end(&bed, &id, &agent).await,
-        "Succeeded",
-        "{}",
-        agent.log()
-    );
-    assert!(agent.terminate().success(), "{}", agent.log());
-    assert_eq!(
-        std::fs::read_to_string(bed.dest().join("index.html")).unwrap(),
-        "v2\n"
-    );
+    deploy_with_an_agent(&bed, &host, "v2", "Succeeded").await;
 }
 
 /// Runs the agent on `config` and returns its exit code and stderr; it

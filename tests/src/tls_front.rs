@@ -143,9 +143,9 @@ fn builder(
     Ok(cert)
 }
 
-/// A CA's PEM, and a PEM of a certificate for localhost and 127.0.0.1
-/// it issued followed by that certificate's key.
-fn certificates() -> Result<(Vec<u8>, Vec<u8>), openssl::error::ErrorStack> {
+/// A fresh CA's certificate (PEM), and a certificate for localhost and
+/// 127.0.0.1 it issued followed by that certificate's key (PEM).
+pub fn certificates() -> Result<(Vec<u8>, Vec<u8>), openssl::error::ErrorStack> {
     let ca_key = key()?;
     let mut ca = builder("TLS front test CA", None, &ca_key)?;
     ca.append_extension(BasicConstraints::new().critical().ca().build()?)?;

@@ -23,6 +23,10 @@ const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 const TOKEN_TTL: Duration = Duration::from_secs(21_600);
 /// The official agent's pauses between attempts at an unanswered request.
 const RETRY_PAUSES: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(2)];
+/// After a failed token request, how long IMDSv1 is used before v2 is
+/// tried again: where tokens time out (a hop limit of 1 in a container),
+/// each try costs the retries' seconds.
+const V2_RETRY_AFTER: Duration = Duration::from_secs(10 * 60);
 /// Credentials are fetched again this long before they expire.
 const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
 const ROLE_PATH: &str = "/latest/meta-data/iam/security-credentials/";
@@ -44,6 +48,8 @@ pub struct Imds {
     endpoint: String,
     allow_v1: bool,
     token: Mutex<Option<(String, Instant)>>,
+    /// Why the last token request failed, and until when v1 is used.
+    v2_down: Mutex<Option<(String, Instant)>>,
     warned: std::sync::atomic::AtomicBool,
 }
 
@@ -67,6 +73,7 @@ impl Imds {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             allow_v1,
             token: Mutex::new(None),
+            v2_down: Mutex::new(None),
             warned: Default::default(),
         }
     }
@@ -83,9 +90,23 @@ impl Imds {
 
     /// The metadata at `path`.
     pub async fn get(&self, path: &str) -> Result<String, ImdsFailure> {
-        let token = match self.token(false).await {
+        let down = self
+            .v2_down
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|(_, until)| *until > Instant::now());
+        let token = match down {
+            Some((reason, _)) => Err((reason, true)),
+            None => self.token(false).await.map_err(|reason| (reason, false)),
+        };
+        let token = match token {
             Ok(token) => token,
-            Err(reason) if self.allow_v1 => {
+            Err((reason, remembered)) if self.allow_v1 => {
+                if !remembered {
+                    *self.v2_down.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some((reason.clone(), Instant::now() + V2_RETRY_AFTER));
+                }
                 if !self.warned.swap(true, std::sync::atomic::Ordering::SeqCst) {
                     tracing::warn!(%reason, "IMDSv2 http request failed, falling back to IMDSv1.");
                 }
@@ -97,7 +118,7 @@ impl Imds {
                     Answer::Failed(e) => Err(ImdsFailure(format!("{path}: {e}"))),
                 };
             }
-            Err(reason) => {
+            Err((reason, _)) => {
                 return Err(ImdsFailure(format!(
                     "cannot get an IMDSv2 token ({reason}) and disable_imds_v1 forbids IMDSv1"
                 )));

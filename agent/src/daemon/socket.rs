@@ -16,6 +16,7 @@ pub fn group_id(name: &str) -> Result<u32, String> {
         return Ok(gid);
     }
     let cname = CString::new(name).map_err(|_| format!("{name:?} is not a group name"))?;
+    // SAFETY: a struct of integers and pointers, valid all zero.
     let mut group: libc::group = unsafe { std::mem::zeroed() };
     let mut buf = vec![0 as libc::c_char; 16 * 1024];
     let mut result: *mut libc::group = std::ptr::null_mut();
