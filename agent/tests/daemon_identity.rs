@@ -205,3 +205,31 @@ async fn without_imds_tokens_the_agent_falls_back_to_v1_unless_disable_imds_v1()
     assert!(log.contains("403"), "the refusal is named: {log}");
     assert_eq!(imds.v1_requests(), before, "no IMDSv1 request was made");
 }
+
+#[test]
+fn with_imds_disabled_and_no_onpremises_file_the_agent_stops_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("codedeployagent.yml");
+    std::fs::write(
+        &config,
+        format!(
+            ":root_dir: {dir}/root\n:log_dir: {dir}/log\n:on_premises_config_file: {dir}/none.yml\n",
+            dir = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_slipway-agent"))
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("AWS_EC2_METADATA_DISABLED"), "{stderr}");
+    assert!(stderr.contains("none.yml"), "{stderr}");
+}

@@ -60,8 +60,18 @@ pub fn domain_for_region(region: &str) -> &'static str {
 
 /// Resolves the identity: on-premises when its file exists, else EC2.
 pub async fn resolve(config: &Config) -> Result<Identity, DaemonError> {
+    let imds_disabled = std::env::var("AWS_EC2_METADATA_DISABLED")
+        .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
     let mut identity = if config.on_premises_config_file.exists() {
         on_premises(&config.on_premises_config_file)?
+    } else if imds_disabled {
+        return Err(DaemonError::Imds {
+            path: "/latest/dynamic/instance-identity/document",
+            reason: format!(
+                "there is no on-premises file {} and AWS_EC2_METADATA_DISABLED forbids IMDS",
+                config.on_premises_config_file.display()
+            ),
+        });
     } else {
         ec2(std::sync::Arc::new(super::imds::Imds::from_env(
             !config.disable_imds_v1,
