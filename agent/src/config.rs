@@ -326,11 +326,16 @@ impl Config {
 /// `proxy_uri` as the official agent reads it (Ruby's `URI()`): a URL
 /// whose scheme is http or https and that names a host.
 fn proxy_url(uri: String) -> Result<String, String> {
+    // The URL may carry the proxy's password: errors show what follows it.
+    let shown = match uri.rsplit_once('@') {
+        Some((_, host)) => format!("…@{host}"),
+        None => uri.clone(),
+    };
     let parsed =
-        url::Url::parse(&uri).map_err(|e| format!("proxy_uri {uri:?} is not a URL: {e}"))?;
+        url::Url::parse(&uri).map_err(|e| format!("proxy_uri {shown:?} is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(format!(
-            "proxy_uri {uri:?} is not an http:// or https:// URL with a host"
+            "proxy_uri {shown:?} is not an http:// or https:// URL with a host"
         ));
     }
     Ok(uri)
@@ -445,7 +450,12 @@ mod tests {
         assert_eq!(config.tls_ca_bundle, Some(PathBuf::from("/etc/ca.pem")));
         assert_eq!(config.status_socket_group.as_deref(), Some("4"));
         assert_eq!(config.path, PathBuf::from("c.yml"));
-        for bad in ["proxy.internal:3128", "socks5://proxy:1080", "http://"] {
+        for bad in [
+            "proxy.internal:3128",
+            "socks5://proxy:1080",
+            "http://",
+            "socks5://user:s3cret@proxy:1080",
+        ] {
             let err = Config::parse(
                 Path::new("/etc/c.yml"),
                 &format!(":verbose: false\n:proxy_uri: {bad}\n"),
@@ -455,6 +465,7 @@ mod tests {
             assert!(err.contains("/etc/c.yml"), "{err}");
             assert!(err.contains("line 2"), "{err}");
             assert!(err.contains("proxy_uri"), "{err}");
+            assert!(!err.contains("s3cret"), "the password is not shown: {err}");
         }
     }
 

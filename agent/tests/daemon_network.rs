@@ -1,7 +1,8 @@
 //! `slipway-agent run` on a host that reaches AWS through a proxy or
 //! behind a private CA: `proxy_uri` carries the command plane and the S3
-//! download, `no_proxy` goes around it, `tls_ca_bundle` is trusted beside the
-//! system roots for both, and the status socket gets its group. Settings that
+//! download (with basic authentication, and through CONNECT for TLS),
+//! `no_proxy` goes around it, `tls_ca_bundle` is trusted beside the system
+//! roots for both, and the status socket gets its group. Settings that
 //! cannot work stop the agent at start, naming the key and the file.
 
 mod common;
@@ -74,13 +75,18 @@ async fn wait_for_log(agent: &Agent, text: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn proxy_uri_carries_the_command_plane_and_s3_and_no_proxy_goes_around_it() {
     let bed = Bed::start().await;
-    let proxy = ForwardProxy::start().await.unwrap();
+    let proxy = ForwardProxy::requiring("host-1", "s3cret").await.unwrap();
     let simulator = authority(&bed.sim.endpoint());
     let moto = authority(bed.moto_url());
     let host = Host::new();
-    bed.set_agent_key("proxy_uri", &proxy.url());
+    let with_credentials = proxy.url().replace("http://", "http://host-1:s3cret@");
+    bed.set_agent_key("proxy_uri", &with_credentials);
 
-    deploy_with_an_agent(&bed, &host, "v1", "Succeeded").await;
+    let (_, log) = deploy_with_an_agent(&bed, &host, "v1", "Succeeded").await;
+    assert!(
+        !log.contains("s3cret"),
+        "the proxy's password is not logged"
+    );
     let relayed = proxy.relayed();
     assert!(
         proxy.relayed_to(&simulator) > 0,
@@ -91,6 +97,11 @@ async fn proxy_uri_carries_the_command_plane_and_s3_and_no_proxy_goes_around_it(
             .iter()
             .any(|r| r.authority == moto && r.method == "GET"),
         "the bundle was downloaded through the proxy: {relayed:?}"
+    );
+    assert_eq!(
+        proxy.refused(),
+        0,
+        "both clients sent the proxy's credentials"
     );
 
     // S3, now named by another host, is exempt; the command plane is not.
@@ -144,6 +155,25 @@ async fn a_ca_bundle_is_trusted_beside_the_system_roots_for_the_command_plane_an
     // With it, both are trusted and the deployment runs.
     bed.set_agent_key("tls_ca_bundle", &bundle.display().to_string());
     deploy_with_an_agent(&bed, &host, "v2", "Succeeded").await;
+
+    // Through a proxy, TLS goes through CONNECT tunnels, still verified
+    // against the bundle.
+    let proxy = ForwardProxy::start().await.unwrap();
+    bed.set_agent_key("proxy_uri", &proxy.url());
+    deploy_with_an_agent(&bed, &host, "v3", "Succeeded").await;
+    for front in [&commands, &s3] {
+        let tunnels = proxy
+            .relayed()
+            .into_iter()
+            .filter(|r| r.method == "CONNECT" && r.authority == authority(&front.url()))
+            .count();
+        assert!(
+            tunnels > 0,
+            "{} tunnelled: {:?}",
+            front.url(),
+            proxy.relayed()
+        );
+    }
 }
 
 /// Runs the agent on `config` and returns its exit code and stderr; it

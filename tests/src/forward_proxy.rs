@@ -1,8 +1,10 @@
 //! A forward HTTP proxy on loopback, as hosts in private subnets reach AWS
-//! through: absolute-form requests are relayed, `CONNECT` opens a tunnel.
-//! It records the authority of everything it relays, so a test can tell what
-//! went through it and what went around it.
+//! through: absolute-form requests are relayed, `CONNECT` opens a tunnel,
+//! and basic authentication can be required. It records the authority of
+//! everything it relays, so a test can tell what went through it and what
+//! went around it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -33,6 +35,9 @@ impl std::fmt::Debug for ForwardProxy {
 struct ProxyState {
     relayed: Mutex<Vec<Relayed>>,
     upstream: reqwest::Client,
+    /// The `Proxy-Authorization` value required, if any.
+    authorization: Option<String>,
+    refused: AtomicUsize,
 }
 
 /// One request the proxy relayed.
@@ -58,6 +63,18 @@ const HOP_BY_HOP: &[header::HeaderName] = &[
 impl ForwardProxy {
     /// Starts the proxy on a free loopback port.
     pub async fn start() -> Result<ForwardProxy, Error> {
+        ForwardProxy::serve(None).await
+    }
+
+    /// Starts a proxy that answers 407 unless a request carries basic
+    /// authentication as `user` with `password`.
+    pub async fn requiring(user: &str, password: &str) -> Result<ForwardProxy, Error> {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        ForwardProxy::serve(Some(format!("Basic {token}"))).await
+    }
+
+    async fn serve(authorization: Option<String>) -> Result<ForwardProxy, Error> {
         let bound = Bound::new("forward proxy").await?;
         let state = Arc::new(ProxyState {
             relayed: Mutex::new(Vec::new()),
@@ -65,6 +82,8 @@ impl ForwardProxy {
                 .no_proxy()
                 .build()
                 .unwrap_or_default(),
+            authorization,
+            refused: AtomicUsize::new(0),
         });
         let router = Router::new().fallback(relay).with_state(state.clone());
         Ok(ForwardProxy {
@@ -83,6 +102,11 @@ impl ForwardProxy {
         lock(&self.state.relayed).clone()
     }
 
+    /// Requests answered 407 for want of the right credentials.
+    pub fn refused(&self) -> usize {
+        self.state.refused.load(Ordering::SeqCst)
+    }
+
     /// How many requests (or tunnels) went to `authority` (`host:port`).
     pub fn relayed_to(&self, authority: &str) -> usize {
         lock(&self.state.relayed)
@@ -96,6 +120,17 @@ async fn relay(State(state): State<Arc<ProxyState>>, request: Request) -> Respon
     let Some(authority) = request.uri().authority().map(ToString::to_string) else {
         return (StatusCode::BAD_REQUEST, "not a proxy request\n").into_response();
     };
+    if let Some(expected) = &state.authorization {
+        let given = request.headers().get(header::PROXY_AUTHORIZATION);
+        if given.and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+            state.refused.fetch_add(1, Ordering::SeqCst);
+            return (
+                StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+                [(header::PROXY_AUTHENTICATE, "Basic realm=\"slipway\"")],
+            )
+                .into_response();
+        }
+    }
     lock(&state.relayed).push(Relayed {
         method: request.method().to_string(),
         authority: authority.clone(),

@@ -86,7 +86,8 @@
 //! demo::run(builder, DemoHosts, env_file, out, shutdown).await   (slipway-sandbox's body)
 //! DjangoFleet::start(&agents, redis_dir, ssm_endpoint, region)? .hosts .redis .db .env()
 //! agent_hosts::write_agent_hosts(&sandbox, n, tag, dir) -> Result<Vec<AgentHost>, Error>
-//! ForwardProxy::start().await? .url() .relayed() -> Vec<Relayed> .relayed_to("host:port") -> usize
+//! ForwardProxy::start().await? | ForwardProxy::requiring(user, password).await?
+//!   .url() .relayed() -> Vec<Relayed> .relayed_to("host:port") .refused() -> usize
 //! TlsFront::start(upstream_url, dir)? .url() ("https://localhost:PORT") .ca_bundle() -> &Path
 //! ```
 //!
