@@ -233,3 +233,31 @@ fn with_imds_disabled_and_no_onpremises_file_the_agent_stops_saying_so() {
     assert!(stderr.contains("AWS_EC2_METADATA_DISABLED"), "{stderr}");
     assert!(stderr.contains("none.yml"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn imds_is_never_reached_through_proxy_uri() {
+    let proxy = slipway_tests::ForwardProxy::start().await.unwrap();
+    let ec2 = Ec2::start(false, &format!(":proxy_uri: {}\n", proxy.url())).await;
+    let mut agent = ec2.agent();
+    assert_eq!(
+        ec2.deploy(&agent, "proxied\n").await,
+        "Succeeded",
+        "{}",
+        agent.log()
+    );
+    assert!(agent.terminate().success(), "{}", agent.log());
+    let imds = ec2
+        .sandbox
+        .imds_endpoint()
+        .trim_start_matches("http://")
+        .to_owned();
+    let codedeploy = ec2
+        .sandbox
+        .codedeploy_endpoint()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    assert!(proxy.relayed_to(&codedeploy) > 0, "{:?}", proxy.relayed());
+    assert_eq!(proxy.relayed_to(&imds), 0, "{:?}", proxy.relayed());
+    assert!(ec2.sandbox.imds().tokens_issued() > 0);
+}

@@ -81,6 +81,8 @@ async fn proxy_uri_carries_the_command_plane_and_s3_and_no_proxy_goes_around_it(
     let host = Host::new();
     let with_credentials = proxy.url().replace("http://", "http://host-1:s3cret@");
     bed.set_agent_key("proxy_uri", &with_credentials);
+    // The key, set, wins over a NO_PROXY the test may have inherited.
+    bed.set_agent_key("no_proxy", "example.invalid");
 
     let (_, log) = deploy_with_an_agent(&bed, &host, "v1", "Succeeded").await;
     assert!(
@@ -118,6 +120,22 @@ async fn proxy_uri_carries_the_command_plane_and_s3_and_no_proxy_goes_around_it(
         "no_proxy sent S3 around the proxy: {:?}",
         proxy.relayed()
     );
+
+    // Without the key, NO_PROXY in the agent's environment says the same.
+    bed.set_agent_key("no_proxy", "");
+    let to_simulator = proxy.relayed_to(&simulator);
+    let log = bed.dir.path().join("agent-no-proxy-env.log");
+    let mut agent = Agent::start(
+        &bed.config_path(),
+        log,
+        &[("NO_PROXY", std::ffi::OsStr::new("localhost"))],
+    );
+    let id = bed.deploy(&revision(&host, &bed, "v3"), "v3.tgz").await;
+    let status = daemon::services::wait_for_end(&bed.sim, &id, || agent.log()).await;
+    assert_eq!(status, "Succeeded", "{}", agent.log());
+    assert!(agent.terminate().success(), "{}", agent.log());
+    assert!(proxy.relayed_to(&simulator) > to_simulator);
+    assert_eq!(proxy.relayed_to(&authority(&s3_by_name)), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
