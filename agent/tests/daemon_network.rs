@@ -178,6 +178,7 @@ async fn a_ca_bundle_is_trusted_beside_the_system_roots_for_the_command_plane_an
     // against the bundle.
     let proxy = ForwardProxy::start().await.unwrap();
     bed.set_agent_key("proxy_uri", &proxy.url());
+    bed.set_agent_key("no_proxy", "example.invalid");
     deploy_with_an_agent(&bed, &host, "v3", "Succeeded").await;
     for front in [&commands, &s3] {
         let tunnels = proxy
