@@ -67,8 +67,15 @@ pub struct Config {
     pub use_fips_mode: bool,
     /// `disable_imds_v1`: no IMDSv1 fallback.
     pub disable_imds_v1: bool,
-    /// `proxy_uri`: the HTTP proxy for the command endpoint and S3.
+    /// `proxy_uri`: the HTTP proxy for the command endpoint and S3 (checked
+    /// to be an `http://` or `https://` URL with a host).
     pub proxy_uri: Option<String>,
+    /// Slipway's `no_proxy`: hosts reached without the proxy, in curl's
+    /// `NO_PROXY` syntax; unset, the `NO_PROXY`/`no_proxy` environment.
+    pub no_proxy: Option<String>,
+    /// Slipway's `tls_ca_bundle`: PEM certificates trusted for TLS beside
+    /// the system roots, for the command endpoint and S3.
+    pub tls_ca_bundle: Option<PathBuf>,
     /// `on_premises_config_file`: the on-premises identity.
     pub on_premises_config_file: PathBuf,
     /// `ongoing_deployment_tracking`: the tracking directory under `root_dir`.
@@ -90,6 +97,11 @@ pub struct Config {
     pub status_address: Option<String>,
     /// Slipway's `status_socket`: the status API's unix socket.
     pub status_socket: PathBuf,
+    /// Slipway's `status_socket_group`: the group (name or id) that may
+    /// use the status socket; unset, the agent's own.
+    pub status_socket_group: Option<String>,
+    /// The file this configuration was read from, to name it in errors.
+    pub path: PathBuf,
     /// Keys neither this agent nor the official one knows, with their lines.
     pub unknown_keys: Vec<(String, u64)>,
 }
@@ -113,6 +125,8 @@ impl Default for Config {
             use_fips_mode: false,
             disable_imds_v1: false,
             proxy_uri: None,
+            no_proxy: None,
+            tls_ca_bundle: None,
             on_premises_config_file: PathBuf::from(DEFAULT_ON_PREMISES_CONFIG),
             ongoing_deployment_tracking: "ongoing-deployment".to_owned(),
             verbose: false,
@@ -123,6 +137,8 @@ impl Default for Config {
             command_update_interval: 300,
             status_address: None,
             status_socket: PathBuf::from("/run/slipway-agent/status.sock"),
+            status_socket_group: None,
+            path: PathBuf::from(DEFAULT_CONFIG_PATH),
             unknown_keys: Vec::new(),
         }
     }
@@ -164,7 +180,10 @@ impl Config {
                 reason
             },
         };
-        let mut config = Config::default();
+        let mut config = Config {
+            path: path.to_owned(),
+            ..Config::default()
+        };
         if text.trim().is_empty() {
             return Ok(config);
         }
@@ -249,7 +268,23 @@ impl Config {
                 "deploy_control_endpoint" => {
                     config.deploy_control_endpoint = optional(value).map_err(|r| bad(line, r))?
                 }
-                "proxy_uri" => config.proxy_uri = optional(value).map_err(|r| bad(line, r))?,
+                "proxy_uri" => {
+                    config.proxy_uri = optional(value)
+                        .and_then(|uri| uri.map(proxy_url).transpose())
+                        .map_err(|r| bad(line, r))?
+                }
+                "no_proxy" => config.no_proxy = optional(value).map_err(|r| bad(line, r))?,
+                "tls_ca_bundle" => {
+                    config.tls_ca_bundle = optional(value)
+                        .map_err(|r| bad(line, r))?
+                        .map(PathBuf::from)
+                }
+                "status_socket_group" => {
+                    config.status_socket_group = match &value.value {
+                        Value::Int(n) => Some(n.to_string()),
+                        _ => optional(value).map_err(|r| bad(line, r))?,
+                    }
+                }
                 "on_premises_config_file" => {
                     config.on_premises_config_file =
                         PathBuf::from(string(value).map_err(|r| bad(line, r))?)
@@ -286,6 +321,24 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// `proxy_uri` as the official agent reads it (Ruby's `URI()`): a URL
+/// whose scheme is http or https and that names a host.
+fn proxy_url(uri: String) -> Result<String, String> {
+    // The URL may carry the proxy's password: errors show what follows it.
+    let shown = match uri.rsplit_once('@') {
+        Some((_, host)) => format!("…@{host}"),
+        None => uri.clone(),
+    };
+    let parsed =
+        url::Url::parse(&uri).map_err(|e| format!("proxy_uri {shown:?} is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!(
+            "proxy_uri {shown:?} is not an http:// or https:// URL with a host"
+        ));
+    }
+    Ok(uri)
 }
 
 fn string(node: &Node) -> Result<String, String> {
@@ -377,6 +430,43 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("c.yml"), "{err}");
         assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn the_network_keys_are_read_and_a_proxy_uri_that_is_not_a_url_is_refused() {
+        let config = Config::parse(
+            Path::new("c.yml"),
+            ":proxy_uri: http://user:pw@proxy.internal:3128\n:no_proxy: 169.254.169.254,.internal\n:tls_ca_bundle: /etc/ca.pem\n:status_socket_group: 4\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.proxy_uri.as_deref(),
+            Some("http://user:pw@proxy.internal:3128")
+        );
+        assert_eq!(
+            config.no_proxy.as_deref(),
+            Some("169.254.169.254,.internal")
+        );
+        assert_eq!(config.tls_ca_bundle, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(config.status_socket_group.as_deref(), Some("4"));
+        assert_eq!(config.path, PathBuf::from("c.yml"));
+        for bad in [
+            "proxy.internal:3128",
+            "socks5://proxy:1080",
+            "http://",
+            "socks5://user:s3cret@proxy:1080",
+        ] {
+            let err = Config::parse(
+                Path::new("/etc/c.yml"),
+                &format!(":verbose: false\n:proxy_uri: {bad}\n"),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("/etc/c.yml"), "{err}");
+            assert!(err.contains("line 2"), "{err}");
+            assert!(err.contains("proxy_uri"), "{err}");
+            assert!(!err.contains("s3cret"), "the password is not shown: {err}");
+        }
     }
 
     #[test]

@@ -74,6 +74,22 @@ pub enum Error {
         /// How long we waited.
         timeout: Duration,
     },
+    /// The TLS front's certificates could not be made.
+    #[error("make the TLS front's certificates")]
+    TlsCertificates {
+        /// Why.
+        #[source]
+        source: openssl::error::ErrorStack,
+    },
+    /// The TLS front (socat) could not be started or never listened.
+    #[error("start the TLS front: {step}")]
+    TlsFront {
+        /// What failed.
+        step: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The HTTP client used for readiness checks and JWKS fetches could not be built.
     #[error("build the http client")]
     HttpClient {

@@ -55,11 +55,14 @@ struct ImdsState {
     role_name: String,
     store: CredentialStore,
     allow_v1: AtomicBool,
+    /// Whether session tokens are refused, as where IMDSv2 is blocked.
+    refuse_tokens: AtomicBool,
     /// Whether an instance profile is attached at all.
     role_attached: AtomicBool,
     /// Session tokens and when each stops working.
     tokens: Mutex<HashMap<String, Instant>>,
     tokens_issued: AtomicUsize,
+    v1_requests: AtomicUsize,
     credential: Mutex<Option<IssuedCredential>>,
     credential_lifetime: Mutex<Duration>,
     launched: SystemTime,
@@ -78,9 +81,11 @@ impl Imds {
             role_name: "slipway-host".into(),
             store: config.credentials,
             allow_v1: AtomicBool::new(config.allow_v1),
+            refuse_tokens: AtomicBool::new(false),
             role_attached: AtomicBool::new(true),
             tokens: Mutex::new(HashMap::new()),
             tokens_issued: AtomicUsize::new(0),
+            v1_requests: AtomicUsize::new(0),
             credential: Mutex::new(None),
             credential_lifetime: Mutex::new(DEFAULT_CREDENTIAL_LIFETIME),
             launched: SystemTime::now(),
@@ -107,6 +112,23 @@ impl Imds {
     /// Whether token-less (IMDSv1) requests are answered.
     pub fn set_v1_allowed(&self, allowed: bool) {
         self.state.allow_v1.store(allowed, Ordering::SeqCst);
+    }
+
+    /// Refuses token requests (403), as IMDS does behind a proxy, so a
+    /// client must fall back to IMDSv1 or give up.
+    pub fn set_tokens_refused(&self, refused: bool) {
+        self.state.refuse_tokens.store(refused, Ordering::SeqCst);
+    }
+
+    /// Forgets every session token handed out, as if each had expired: a
+    /// request carrying one is answered 401.
+    pub fn revoke_tokens(&self) {
+        lock(&self.state.tokens).clear();
+    }
+
+    /// Metadata requests answered without a token so far.
+    pub fn v1_requests(&self) -> usize {
+        self.state.v1_requests.load(Ordering::SeqCst)
     }
 
     /// Attaches or detaches the instance profile: detached, the
@@ -197,7 +219,7 @@ impl ImdsState {
 
     fn issue_token(&self, headers: &HeaderMap) -> Response {
         // IMDS refuses tokens to anything that came through a proxy.
-        if headers.contains_key("x-forwarded-for") {
+        if headers.contains_key("x-forwarded-for") || self.refuse_tokens.load(Ordering::SeqCst) {
             return status_only(StatusCode::FORBIDDEN);
         }
         let ttl = headers
@@ -231,7 +253,13 @@ impl ImdsState {
                 tokens.retain(|_, expires| *expires > now);
                 tokens.contains_key(token)
             }
-            None => self.allow_v1.load(Ordering::SeqCst),
+            None => {
+                let allowed = self.allow_v1.load(Ordering::SeqCst);
+                if allowed {
+                    self.v1_requests.fetch_add(1, Ordering::SeqCst);
+                }
+                allowed
+            }
         }
     }
 

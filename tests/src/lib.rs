@@ -26,6 +26,8 @@
 //! - [`agent_hosts`]: on-premises hosts for real agents, each with its own
 //!   IAM user and the official agent's configuration files.
 //! - [`credentials`]: the AWS credentials the sandbox issued.
+//! - [`forward_proxy`]: [`ForwardProxy`], a loopback HTTP proxy that records what it relays.
+//! - [`tls_front`]: [`TlsFront`], TLS from a per-run CA in front of a plain HTTP service.
 //! - [`scripted_host`]: a host that speaks the CodeDeploy command protocol, playing a script.
 //! - [`sigv4`]: signs a request with SigV4 as the SDKs do ([`sigv4_sign`]), and checks
 //!   a request's signature against the issued credentials ([`sigv4_verify`]).
@@ -64,8 +66,8 @@
 //!   add_provider(issuer_url, client_ids) remove_provider(issuer_url)
 //! Imds
 //!   endpoint() instance_id() role_name() -> &str  credential() -> IssuedCredential
-//!   set_v1_allowed(bool) set_role_attached(bool) set_credential_lifetime(Duration)
-//!   tokens_issued() -> usize
+//!   set_v1_allowed(bool) set_tokens_refused(bool) set_role_attached(bool)
+//!   set_credential_lifetime(Duration) revoke_tokens() tokens_issued() v1_requests() -> usize
 //! Role::new(name, TrustPolicy).also_trusting(TrustPolicy).max_session_duration(Duration)
 //! Role::from_trust_document(name, &json_text) -> Result<Role, Error>   (IAM's JSON)
 //! role.trust_document(account, issuer) -> Value   Sts::trust_document(name) -> Option<Value>
@@ -84,6 +86,9 @@
 //! demo::run(builder, DemoHosts, env_file, out, shutdown).await   (slipway-sandbox's body)
 //! DjangoFleet::start(&agents, redis_dir, ssm_endpoint, region)? .hosts .redis .db .env()
 //! agent_hosts::write_agent_hosts(&sandbox, n, tag, dir) -> Result<Vec<AgentHost>, Error>
+//! ForwardProxy::start().await? | ForwardProxy::requiring(user, password).await?
+//!   .url() .relayed() -> Vec<Relayed> .relayed_to("host:port") .refused() -> usize
+//! TlsFront::start(upstream_url, dir)? .url() ("https://localhost:PORT") .ca_bundle() -> &Path
 //! ```
 //!
 //! # Example
@@ -105,6 +110,7 @@ pub mod demo;
 pub mod django_fleet;
 pub mod django_host;
 pub mod error;
+pub mod forward_proxy;
 pub mod host_stack;
 mod ids;
 pub mod imds;
@@ -120,12 +126,14 @@ pub mod sigv4;
 pub mod sts;
 mod sync;
 mod timestamp;
+pub mod tls_front;
 pub mod venv;
 
 pub use claims::Claims;
 pub use credentials::{CredentialStore, IssuedCredential};
 pub use django_host::DjangoHost;
 pub use error::Error;
+pub use forward_proxy::ForwardProxy;
 pub use imds::Imds;
 pub use mariadb::MariaDb;
 pub use moto::Moto;
@@ -135,3 +143,4 @@ pub use signing_key::SigningKey;
 /// The signer and the verifier under the paths they had before `sigv4/`.
 pub use sigv4::{sign as sigv4_sign, verify as sigv4_verify};
 pub use sts::{AssumeRecord, AwsTrust, Condition, Federated, Operator, Role, Sts, TrustPolicy};
+pub use tls_front::TlsFront;

@@ -3,8 +3,9 @@
 //! On-premises: the official `codedeploy.onpremises.yml`, with either
 //! `iam_user_arn` and static keys, or `iam_session_arn` and a credentials
 //! file that is re-read when it changes (the official agent re-reads it
-//! every 30 minutes). On EC2: IMDSv2 gives the instance ARN, the region and
-//! the domain, and the instance profile the credentials, through aws-config.
+//! every 30 minutes). On EC2: IMDS (v2, with the v1 fallback unless
+//! `disable_imds_v1`) gives the instance ARN, the region and the domain, and
+//! the instance profile the credentials (see [`super::imds`]).
 //! `AWS_HOST_IDENTIFIER` overrides the identifier either way.
 
 use std::path::{Path, PathBuf};
@@ -59,10 +60,23 @@ pub fn domain_for_region(region: &str) -> &'static str {
 
 /// Resolves the identity: on-premises when its file exists, else EC2.
 pub async fn resolve(config: &Config) -> Result<Identity, DaemonError> {
+    let imds_disabled = std::env::var("AWS_EC2_METADATA_DISABLED")
+        .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
     let mut identity = if config.on_premises_config_file.exists() {
         on_premises(&config.on_premises_config_file)?
+    } else if imds_disabled {
+        return Err(DaemonError::Imds {
+            path: "/latest/dynamic/instance-identity/document",
+            reason: format!(
+                "there is no on-premises file {} and AWS_EC2_METADATA_DISABLED forbids IMDS",
+                config.on_premises_config_file.display()
+            ),
+        });
     } else {
-        ec2().await?
+        ec2(std::sync::Arc::new(super::imds::Imds::from_env(
+            !config.disable_imds_v1,
+        )))
+        .await?
     };
     if let Ok(id) = std::env::var("AWS_HOST_IDENTIFIER")
         && !id.is_empty()
@@ -128,20 +142,14 @@ pub fn on_premises(path: &Path) -> Result<Identity, DaemonError> {
     }
 }
 
-/// The EC2 identity through IMDSv2 (aws-config caches the token and
-/// refreshes it on 401; the endpoint follows `AWS_EC2_METADATA_SERVICE_ENDPOINT`).
-pub async fn ec2() -> Result<Identity, DaemonError> {
-    let imds = aws_config::imds::Client::builder().build();
+/// The EC2 identity, read through `imds`.
+pub async fn ec2(imds: Arc<super::imds::Imds>) -> Result<Identity, DaemonError> {
     let get = |path: &'static str| {
         let imds = imds.clone();
         async move {
             imds.get(path)
                 .await
-                .map(String::from)
-                .map_err(|e| DaemonError::Imds {
-                    path,
-                    reason: crate::executor::chain(&e),
-                })
+                .map_err(|e| DaemonError::Imds { path, reason: e.0 })
         }
     };
     let document = get("/latest/dynamic/instance-identity/document").await?;
@@ -159,9 +167,7 @@ pub async fn ec2() -> Result<Identity, DaemonError> {
         .ok()
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| field("region"));
-    let credentials = aws_config::imds::credentials::ImdsCredentialsProvider::builder()
-        .imds_client(imds.clone())
-        .build();
+    let credentials = super::imds::InstanceProfileCredentials::new(imds);
     Ok(Identity {
         host_identifier: format!(
             "arn:{}:ec2:{}:{}:instance/{}",

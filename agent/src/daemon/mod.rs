@@ -3,6 +3,9 @@
 //! local status API, and polls the host command service until told to stop.
 //!
 //! - [`identity`]: on-premises or EC2 identity, credentials, the endpoint.
+//! - [`imds`]: the instance metadata service, v2 with the v1 fallback.
+//! - [`network`]: the proxy and the trusted CAs of the AWS clients.
+//! - [`socket`]: the status API's unix socket, its mode and group.
 //! - [`poller`]: the poll loop and one command's round trip.
 //! - [`tracking`]: the official ongoing-deployment files.
 //! - [`status`]: the status board and its HTTP API.
@@ -11,9 +14,12 @@
 //! - [`memory`]: handing memory back while idle.
 
 pub mod identity;
+pub mod imds;
 pub mod memory;
+pub mod network;
 pub mod poller;
 pub mod shutdown;
+pub mod socket;
 pub mod status;
 pub mod status_client;
 pub mod tracking;
@@ -60,14 +66,15 @@ pub enum DaemonError {
         /// Why.
         reason: String,
     },
-    /// `proxy_uri` is not a proxy URL.
-    #[error("proxy_uri {uri:?} is not a usable proxy")]
-    Proxy {
-        /// The value.
-        uri: String,
-        /// Why.
-        #[source]
-        source: reqwest::Error,
+    /// A setting of the configuration file cannot be used.
+    #[error("{config}: {key}: {reason}")]
+    Setting {
+        /// The configuration file.
+        config: PathBuf,
+        /// The key.
+        key: &'static str,
+        /// What is wrong with its value.
+        reason: String,
     },
     /// The status API could not listen.
     #[error("cannot serve the status API on {address}")]
@@ -94,6 +101,18 @@ pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), Dae
     for (key, line) in &config.unknown_keys {
         tracing::warn!(key, line, "unknown configuration key, ignored");
     }
+    // Settings that cannot work are refused before anything is contacted.
+    let network = network::Network::from_config(&config)?;
+    let socket_group = match &config.status_socket_group {
+        Some(name) => Some(
+            socket::group_id(name).map_err(|reason| DaemonError::Setting {
+                config: config.path.clone(),
+                key: "status_socket_group",
+                reason,
+            })?,
+        ),
+        None => None,
+    };
     let identity = identity::resolve(&config).await?;
     let endpoint = identity::endpoint(&config, &identity.region, &identity.domain);
     tracing::info!(
@@ -103,7 +122,7 @@ pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), Dae
         "starting"
     );
     let client = CommandClient::new(
-        http_client(&config)?,
+        network.command_client(&config, Duration::from_secs(config.http_read_timeout))?,
         endpoint,
         identity.region.clone(),
         identity.credentials.clone(),
@@ -114,10 +133,10 @@ pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), Dae
     } else {
         Flavor::Standard
     });
-    let s3 = s3_client(&config, &identity).await;
+    let s3 = s3_client(&config, &identity, &network).await?;
     let board = status::Board::default();
     // Deployments matter more than the status API: without it, warn and go on.
-    let server = match serve_status(&config, board.clone(), shutdown.clone()).await {
+    let server = match serve_status(&config, socket_group, board.clone(), shutdown.clone()).await {
         Ok(server) => Some(server),
         Err(error) => {
             tracing::warn!(error = %crate::executor::chain(&error), "status API not served");
@@ -153,18 +172,23 @@ pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), Dae
 }
 
 /// An S3 client signing as the host, in its region, through
-/// `s3_endpoint_override` when set.
-async fn s3_client(config: &Config, identity: &identity::Identity) -> aws_sdk_s3::Client {
+/// `s3_endpoint_override` when set, and through the proxy.
+async fn s3_client(
+    config: &Config,
+    identity: &identity::Identity,
+    network: &network::Network,
+) -> Result<aws_sdk_s3::Client, DaemonError> {
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(identity.region.clone()))
         .credentials_provider(identity.credentials.clone())
+        .http_client(network.sdk_http_client(config)?)
         .load()
         .await;
     let mut builder = aws_sdk_s3::config::Builder::from(&shared);
     if let Some(endpoint) = &config.s3_endpoint_override {
         builder = builder.endpoint_url(endpoint).force_path_style(true);
     }
-    aws_sdk_s3::Client::from_conf(builder.build())
+    Ok(aws_sdk_s3::Client::from_conf(builder.build()))
 }
 
 /// The envelope policy the configuration asks for.
@@ -181,26 +205,9 @@ pub fn envelope_policy(config: &Config) -> EnvelopePolicy {
     }
 }
 
-fn http_client(config: &Config) -> Result<reqwest::Client, DaemonError> {
-    let mut builder =
-        reqwest::Client::builder().read_timeout(Duration::from_secs(config.http_read_timeout));
-    if let Some(uri) = &config.proxy_uri {
-        let proxy = reqwest::Proxy::all(uri)
-            .map_err(|source| DaemonError::Proxy {
-                uri: uri.clone(),
-                source,
-            })?
-            .no_proxy(reqwest::NoProxy::from_env());
-        builder = builder.proxy(proxy);
-    }
-    builder.build().map_err(|source| DaemonError::Proxy {
-        uri: config.proxy_uri.clone().unwrap_or_default(),
-        source,
-    })
-}
-
 async fn serve_status(
     config: &Config,
+    group: Option<u32>,
     board: status::Board,
     mut shutdown: shutdown::Shutdown,
 ) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
@@ -220,19 +227,10 @@ async fn serve_status(
         }));
     }
     let path = config.status_socket.clone();
-    let fail = |source| DaemonError::Status {
+    let listener = socket::bind(&path, group).map_err(|source| DaemonError::Status {
         address: path.display().to_string(),
         source,
-    };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(fail)?;
-    }
-    let _ = std::fs::remove_file(&path);
-    let listener = tokio::net::UnixListener::bind(&path).map_err(fail)?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660)).map_err(fail)?;
-    }
+    })?;
     tracing::info!(socket = %path.display(), "status API listening");
     Ok(tokio::spawn(async move {
         let _ = axum::serve(listener, app)

@@ -76,6 +76,11 @@ impl Bed {
         bed
     }
 
+    /// moto's URL, where the bundles are.
+    pub fn moto_url(&self) -> &str {
+        &self.moto_url
+    }
+
     pub fn root(&self) -> PathBuf {
         self.dir.path().join("root")
     }
@@ -120,6 +125,20 @@ impl Bed {
             .open(self.config_path())
             .unwrap();
         file.write_all(lines.as_bytes()).unwrap();
+    }
+
+    /// Sets `:key: value` in the agent's `codedeployagent.yml`, in place of
+    /// the key's line if it has one (a key twice is refused).
+    pub fn set_agent_key(&self, key: &str, value: &str) {
+        let text = std::fs::read_to_string(self.config_path()).unwrap();
+        let prefix = format!(":{key}:");
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with(&prefix))
+            .map(str::to_owned)
+            .collect();
+        lines.push(format!("{prefix} {value}"));
+        std::fs::write(self.config_path(), lines.join("\n") + "\n").unwrap();
     }
 
     /// Makes deployment group `name` of application shop over the bed's hosts.

@@ -214,3 +214,40 @@ async fn a_host_without_an_instance_profile_has_no_credentials() {
     sandbox.imds().set_role_attached(true);
     assert!(provider.provide_credentials().await.is_ok());
 }
+
+#[tokio::test]
+async fn refused_tokens_leave_v1_which_is_counted_and_revoked_tokens_answer_401() {
+    let sandbox = Sandbox::builder()
+        .without_moto()
+        .allow_imds_v1()
+        .start()
+        .await
+        .unwrap();
+    let imds = sandbox.imds();
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", sandbox.imds_endpoint());
+    let instance_id = url("/latest/meta-data/instance-id");
+    let put_token = || {
+        http.put(url("/latest/api/token"))
+            .header("x-aws-ec2-metadata-token-ttl-seconds", "60")
+            .send()
+    };
+
+    imds.set_tokens_refused(true);
+    assert_eq!(put_token().await.unwrap().status(), 403);
+    let v1 = http.get(&instance_id).send().await.unwrap();
+    assert_eq!(v1.text().await.unwrap(), imds.instance_id());
+    assert_eq!((imds.tokens_issued(), imds.v1_requests()), (0, 1));
+
+    imds.set_tokens_refused(false);
+    let token = put_token().await.unwrap().text().await.unwrap();
+    let with_token = || {
+        http.get(&instance_id)
+            .header("x-aws-ec2-metadata-token", &token)
+            .send()
+    };
+    assert_eq!(with_token().await.unwrap().status(), 200);
+    imds.revoke_tokens();
+    assert_eq!(with_token().await.unwrap().status(), 401);
+    assert_eq!(imds.v1_requests(), 1, "requests with a token are not v1");
+}
