@@ -18,6 +18,7 @@ pub mod status;
 pub mod status_client;
 pub mod tracking;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,7 +141,7 @@ pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), Dae
             config,
             s3: Some(s3),
             clock: Arc::new(SystemClock),
-            env: std::env::vars_os().collect(),
+            env: script_env(&identity.script_env),
         }),
     };
     // What start-up parsed and built and no longer needs.
@@ -150,6 +151,20 @@ pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), Dae
         server.abort();
     }
     Ok(())
+}
+
+/// The agent's environment with what the official agent adds to its own
+/// from the on-premises file, for the hooks to inherit.
+fn script_env(identity: &[(&'static str, String)]) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| !identity.iter().any(|(name, _)| k == name))
+        .collect();
+    env.extend(
+        identity
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+    );
+    env
 }
 
 /// An S3 client signing as the host, in its region, through
