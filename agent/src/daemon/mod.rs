@@ -255,3 +255,22 @@ async fn serve_status(
             .await;
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_identitys_variables_replace_the_agents_own_for_the_hooks() {
+        // PATH is in every test process's environment; AWS_REGION may be.
+        let env = script_env(&[("AWS_REGION", "eu-west-1".to_owned())]);
+        let values = |name: &str| {
+            env.iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(values("AWS_REGION"), [OsString::from("eu-west-1")]);
+        assert_eq!(values("PATH").len(), 1);
+    }
+}
