@@ -283,13 +283,20 @@ impl Executor {
         event: LifecycleEvent,
     ) -> Vec<(OsString, OsString)> {
         let official = [
-            ("LIFECYCLE_EVENT", event.name().to_owned()),
-            ("DEPLOYMENT_ID", spec.deployment_id.clone()),
-            ("APPLICATION_NAME", spec.application_name.clone()),
-            ("DEPLOYMENT_GROUP_NAME", spec.deployment_group_name.clone()),
-            ("DEPLOYMENT_GROUP_ID", spec.deployment_group_id.clone()),
+            ("LIFECYCLE_EVENT", Some(event.name().to_owned())),
+            ("DEPLOYMENT_ID", Some(spec.deployment_id.clone())),
+            ("APPLICATION_NAME", Some(spec.application_name.clone())),
+            (
+                "DEPLOYMENT_GROUP_NAME",
+                Some(spec.deployment_group_name.clone()),
+            ),
+            (
+                "DEPLOYMENT_GROUP_ID",
+                Some(spec.deployment_group_id.clone()),
+            ),
         ];
-        let extra: Vec<(&str, String)> = official.into_iter().chain(spec.bundle_env()).collect();
+        let extra: Vec<(&str, Option<String>)> =
+            official.into_iter().chain(spec.bundle_env()).collect();
         let mut env: Vec<(OsString, OsString)> = self
             .host
             .env
@@ -300,7 +307,7 @@ impl Executor {
         env.extend(
             extra
                 .into_iter()
-                .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+                .filter_map(|(k, v)| Some((OsString::from(k), OsString::from(v?)))),
         );
         env
     }
@@ -422,5 +429,40 @@ mod tests {
         assert_eq!(pick(&rollback, BeforeBlockTraffic), recent);
         assert_eq!(pick(&rollback, AfterAllowTraffic), last);
         assert_eq!(pick(&rollback, ApplicationStop), last);
+    }
+
+    /// As the official agent (seen in a hook's `env` under v1.8.1): an S3
+    /// revision without a version or ETag leaves those variables unset, not
+    /// empty, even when the agent's own environment has them.
+    #[test]
+    fn a_revision_without_version_or_etag_leaves_them_unset() {
+        let executor = Executor::new(Host {
+            config: Config::default(),
+            s3: None,
+            clock: Arc::new(SystemClock),
+            env: vec![
+                ("PATH".into(), "/usr/bin:/bin".into()),
+                ("BUNDLE_ETAG".into(), "stale".into()),
+            ],
+        });
+        let mut s3 = spec("user", false);
+        s3.revision = Revision::S3 {
+            bucket: "releases".into(),
+            key: "app.tgz".into(),
+            bundle_type: slipway_shared::bundle::BundleType::Tgz,
+            version: None,
+            etag: None,
+        };
+        let env = executor.script_env(&s3, AfterInstall);
+        let get = |name: &str| {
+            env.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(get("BUNDLE_KEY").as_deref(), Some("app.tgz"));
+        assert_eq!(get("LIFECYCLE_EVENT").as_deref(), Some("AfterInstall"));
+        assert_eq!(get("PATH").as_deref(), Some("/usr/bin:/bin"));
+        assert_eq!(get("BUNDLE_VERSION"), None);
+        assert_eq!(get("BUNDLE_ETAG"), None);
     }
 }

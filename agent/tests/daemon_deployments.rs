@@ -174,8 +174,10 @@ async fn an_agent_killed_mid_hook_fails_the_event_after_restart() {
         diagnostics.error_code,
         Some(LifecycleErrorCode::UnknownError)
     );
-    assert!(
-        diagnostics.message().unwrap().contains("agent restart"),
+    // The official agent's words, as its PutHostCommandComplete carries them.
+    assert_eq!(
+        diagnostics.message(),
+        Some("Failed: Failing in-progress lifecycle event after an agent restart."),
         "{diagnostics:?}"
     );
     assert!(!tracking.exists());

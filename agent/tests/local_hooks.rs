@@ -212,7 +212,7 @@ fn a_script_past_its_timeout_is_code_3_and_its_group_is_gone() {
 }
 
 #[test]
-fn a_background_child_holding_stdout_is_code_6_at_the_deadline_and_is_killed() {
+fn a_background_child_holding_stdout_is_code_6_at_the_deadline_and_is_left_running() {
     let host = Host::new();
     let pid = host.path().join("pid");
     let body = format!("sleep 300 &\necho $! > {}\necho started", pid.display());
@@ -221,12 +221,41 @@ fn a_background_child_holding_stdout_is_code_6_at_the_deadline_and_is_killed() {
     run.assert_failed();
     let d = run.diagnostics();
     assert_eq!(d["error_code"], 6, "{d}");
+    // The official agent's words: it names the first pipe still open.
+    assert_eq!(
+        d["message"],
+        "Script at specified location: scripts/hook.sh failed to close STDOUT"
+    );
     assert_eq!(
         d["log"],
         "LifecycleEvent - ApplicationStart\nScript - scripts/hook.sh\n[stdout]started\n"
     );
+    // The official agent fails the event but leaves the child running.
     let pid = std::fs::read_to_string(&pid).unwrap();
-    assert!(!pid_alive(&pid), "the backgrounded child survived");
+    assert!(pid_alive(&pid), "the backgrounded child was ended");
+    let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+}
+
+#[test]
+fn a_background_child_holding_only_stderr_is_named_as_the_official_agent_names_it() {
+    let host = Host::new();
+    let pid = host.path().join("pid");
+    let body = format!(
+        "sleep 300 >/dev/null &\necho $! > {}\necho started",
+        pid.display()
+    );
+    let rev = with_hook(&host, "bg", "ApplicationStart", &body, "      timeout: 2\n");
+    let run = host.local(&["--bundle", &rev]);
+    run.assert_failed();
+    let d = run.diagnostics();
+    assert_eq!(d["error_code"], 6, "{d}");
+    assert_eq!(
+        d["message"],
+        "Script at specified location: scripts/hook.sh failed to close STDERR"
+    );
+    let pid = std::fs::read_to_string(&pid).unwrap();
+    assert!(pid_alive(&pid), "the backgrounded child was ended");
+    let _ = std::process::Command::new("kill").arg(pid.trim()).status();
 }
 
 #[test]

@@ -30,6 +30,12 @@ pub struct Identity {
     pub domain: String,
     /// What the host signs with.
     pub credentials: SharedCredentialsProvider,
+    /// Variables the official agent puts in its own environment from the
+    /// on-premises file, which every hook then inherits (scripts calling
+    /// the AWS CLI find their region in `AWS_REGION`). Not the static keys
+    /// it also exports as `AWS_ACCESS_KEY`/`AWS_SECRET_KEY`: a hook run as
+    /// another user would be handed root's secret.
+    pub script_env: Vec<(&'static str, String)>,
 }
 
 /// The command endpoint: `deploy_control_endpoint`, else
@@ -121,6 +127,10 @@ pub fn on_premises(path: &Path) -> Result<Identity, DaemonError> {
             let credentials =
                 Credentials::new(key, secret, None, None, "codedeploy.onpremises.yml");
             Ok(Identity {
+                script_env: vec![
+                    ("AWS_REGION", region.clone()),
+                    ("AWS_HOST_IDENTIFIER", arn.clone()),
+                ],
                 host_identifier: arn,
                 region,
                 domain,
@@ -130,8 +140,13 @@ pub fn on_premises(path: &Path) -> Result<Identity, DaemonError> {
         (None, Some(arn)) => {
             let file = get("aws_credentials_file")
                 .ok_or_else(|| bad("aws_credentials_file is missing for iam_session_arn".into()))?;
-            let provider = FileCredentials::new(PathBuf::from(file));
+            let provider = FileCredentials::new(PathBuf::from(&file));
             Ok(Identity {
+                script_env: vec![
+                    ("AWS_REGION", region.clone()),
+                    ("AWS_HOST_IDENTIFIER", arn.clone()),
+                    ("AWS_CREDENTIALS_FILE", file),
+                ],
                 host_identifier: arn,
                 region,
                 domain,
@@ -179,6 +194,7 @@ pub async fn ec2(imds: Arc<super::imds::Imds>) -> Result<Identity, DaemonError> 
         region,
         domain: domain.trim().to_owned(),
         credentials: SharedCredentialsProvider::new(credentials),
+        script_env: Vec::new(),
     })
 }
 
@@ -275,6 +291,25 @@ mod tests {
         assert!(err.contains("both"), "{err}");
     }
 
+    #[test]
+    fn hooks_get_the_region_and_identifier_but_not_the_keys_of_an_iam_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("codedeploy.onpremises.yml");
+        std::fs::write(
+            &path,
+            "---\nregion: eu-west-1\niam_user_arn: arn:aws:iam::1:user/a\naws_access_key_id: AKIA1\naws_secret_access_key: s1\n",
+        )
+        .unwrap();
+        let identity = on_premises(&path).unwrap();
+        assert_eq!(
+            identity.script_env,
+            [
+                ("AWS_REGION", "eu-west-1".to_owned()),
+                ("AWS_HOST_IDENTIFIER", "arn:aws:iam::1:user/a".to_owned()),
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn a_session_file_is_read_again_when_it_changes() {
         let dir = tempfile::tempdir().unwrap();
@@ -291,6 +326,17 @@ mod tests {
         .unwrap();
         let identity = on_premises(&path).unwrap();
         assert_eq!(identity.domain, "amazonaws.com.cn");
+        assert_eq!(
+            identity.script_env,
+            [
+                ("AWS_REGION", "cn-north-1".to_owned()),
+                (
+                    "AWS_HOST_IDENTIFIER",
+                    "arn:aws-cn:sts::1:assumed-role/r/host".to_owned()
+                ),
+                ("AWS_CREDENTIALS_FILE", creds.display().to_string()),
+            ]
+        );
         let first = identity.credentials.provide_credentials().await.unwrap();
         assert_eq!(first.access_key_id(), "ASIA1");
         std::fs::write(

@@ -24,6 +24,7 @@ pub mod status;
 pub mod status_client;
 pub mod tracking;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -159,7 +160,7 @@ pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), Dae
             config,
             s3: Some(s3),
             clock: Arc::new(SystemClock),
-            env: std::env::vars_os().collect(),
+            env: script_env(&identity.script_env),
         }),
     };
     // What start-up parsed and built and no longer needs.
@@ -169,6 +170,20 @@ pub async fn run(args: &RunArgs, shutdown: shutdown::Shutdown) -> Result<(), Dae
         server.abort();
     }
     Ok(())
+}
+
+/// The agent's environment with what the official agent adds to its own
+/// from the on-premises file, for the hooks to inherit.
+fn script_env(identity: &[(&'static str, String)]) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| !identity.iter().any(|(name, _)| k == name))
+        .collect();
+    env.extend(
+        identity
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+    );
+    env
 }
 
 /// An S3 client signing as the host, in its region, through
@@ -237,4 +252,23 @@ async fn serve_status(
             .with_graceful_shutdown(async move { shutdown.wait().await })
             .await;
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_identitys_variables_replace_the_agents_own_for_the_hooks() {
+        // PATH is in every test process's environment; AWS_REGION may be.
+        let env = script_env(&[("AWS_REGION", "eu-west-1".to_owned())]);
+        let values = |name: &str| {
+            env.iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(values("AWS_REGION"), [OsString::from("eu-west-1")]);
+        assert_eq!(values("PATH").len(), 1);
+    }
 }

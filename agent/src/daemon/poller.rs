@@ -34,8 +34,10 @@ use crate::command_service::{CommandClient, CommandError, CommandStatus, HostCom
 use crate::spec::DeploymentSpec;
 use crate::spec::envelope::{self, Envelope, EnvelopePolicy};
 
-/// The message the official agent sends for a command a restart interrupted.
-pub const RESTART_MESSAGE: &str = "Failing in-progress lifecycle event after an agent restart.";
+/// The message the official agent sends for a command a restart interrupted,
+/// its "Failed: " prefix included (seen in its PutHostCommandComplete).
+pub const RESTART_MESSAGE: &str =
+    "Failed: Failing in-progress lifecycle event after an agent restart.";
 
 /// Commands run at once, as the official agent's thread pool allows.
 pub const MAX_CONCURRENT_COMMANDS: usize = 16;

@@ -2,8 +2,9 @@
 //! its own process group with stdin closed; one deadline covers its exit
 //! and the EOF of stdout and stderr, so a backgrounded child that keeps a
 //! pipe open ends the hook with OutputsLeftOpen at the deadline instead of
-//! hanging it. At the deadline the group gets SIGTERM, then SIGKILL after
-//! [`KILL_GRACE`].
+//! hanging it; that child is left running, as the official agent leaves it.
+//! A script still running at the deadline has its group sent SIGTERM, then
+//! SIGKILL after [`KILL_GRACE`].
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
@@ -164,6 +165,14 @@ async fn run_script(scripts: &EventScripts<'_>, hook: &Hook, log: &mut ScriptsLo
         }
     };
     if timed_out {
+        // Both texts are the official agent's, which names no runas user in
+        // them. It waits for stdout's EOF, then stderr's, and names the first
+        // still open.
+        let open_pipe = if readers[0].is_finished() {
+            "STDERR"
+        } else {
+            "STDOUT"
+        };
         for r in &readers {
             r.abort();
         }
@@ -171,7 +180,13 @@ async fn run_script(scripts: &EventScripts<'_>, hook: &Hook, log: &mut ScriptsLo
         while let Ok((stream, text)) = rx.try_recv() {
             log.output(stream, &text)?;
         }
-        if let Some(pgid) = pgid {
+        // A script past its timeout has its group ended. One that exited
+        // while a child it left behind holds a pipe does not: the official
+        // agent leaves that child running (a server started with `&` keeps
+        // serving) and only fails the event.
+        if status.is_none()
+            && let Some(pgid) = pgid
+        {
             kill_group(pgid).await;
         }
         let _ = child.wait().await;
@@ -179,15 +194,15 @@ async fn run_script(scripts: &EventScripts<'_>, hook: &Hook, log: &mut ScriptsLo
             (
                 ErrorCode::OutputsLeftOpen,
                 format!(
-                    "Script at specified location: {}{as_user} exited but left stdout or stderr open after {} seconds (a background process still holds them; redirect its output)",
-                    hook.location, hook.timeout_secs
+                    "Script at specified location: {} failed to close {open_pipe}",
+                    hook.location
                 ),
             )
         } else {
             (
                 ErrorCode::ScriptTimedOut,
                 format!(
-                    "Script at specified location: {}{as_user} failed to complete in {} seconds",
+                    "Script at specified location: {} failed to complete in {} seconds",
                     hook.location, hook.timeout_secs
                 ),
             )

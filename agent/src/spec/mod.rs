@@ -76,8 +76,10 @@ impl DeploymentSpec {
         self.blue_green && self.creator == "codeDeployRollback"
     }
 
-    /// The variables the official agent adds for the bundle's origin.
-    pub fn bundle_env(&self) -> Vec<(&'static str, String)> {
+    /// The variables the official agent adds for the bundle's origin; a
+    /// `None` is unset in the script's environment, as the official agent
+    /// unsets a version or ETag the revision does not have.
+    pub fn bundle_env(&self) -> Vec<(&'static str, Option<String>)> {
         match &self.revision {
             Revision::S3 {
                 bucket,
@@ -86,10 +88,10 @@ impl DeploymentSpec {
                 etag,
                 ..
             } => vec![
-                ("BUNDLE_BUCKET", bucket.clone()),
-                ("BUNDLE_KEY", key.clone()),
-                ("BUNDLE_VERSION", version.clone().unwrap_or_default()),
-                ("BUNDLE_ETAG", etag.clone().unwrap_or_default()),
+                ("BUNDLE_BUCKET", Some(bucket.clone())),
+                ("BUNDLE_KEY", Some(key.clone())),
+                ("BUNDLE_VERSION", version.clone()),
+                ("BUNDLE_ETAG", etag.clone()),
             ],
             _ => Vec::new(),
         }
