@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::error::{Result, StepError, io};
 
 /// How to reach one nginx.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Nginx {
     /// The nginx binary.
     pub binary: PathBuf,
