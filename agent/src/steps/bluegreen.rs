@@ -273,8 +273,9 @@ fn standby_log(value: &str, standby: &str) -> String {
 }
 
 /// Points nginx's `server from` lines in `file` at `to` and reloads nginx
-/// (`nginx -t`, HUP, new worker pids). A file already pointing at `to` is
-/// only reloaded. On a failed test or reload the file is put back.
+/// (`nginx -t`, HUP, new worker pids, the old workers gone, so `from` may
+/// stop next). A file already pointing at `to` is only reloaded. On a
+/// failed test or reload the file is put back.
 async fn point_nginx(plan: &Plan, from: &str, to: &str) -> Result<()> {
     let file = &plan.upstream;
     let text = std::fs::read_to_string(file).map_err(io("read", file))?;
@@ -287,7 +288,7 @@ async fn point_nginx(plan: &Plan, from: &str, to: &str) -> Result<()> {
         });
     };
     write_atomically(file, &new_text)?;
-    if let Err(e) = plan.nginx.reload(plan.nginx_deadline()).await {
+    if let Err(e) = plan.nginx.reload_and_drain(plan.nginx_deadline()).await {
         write_atomically(file, &text)?;
         return Err(e);
     }

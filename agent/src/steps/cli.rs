@@ -12,7 +12,7 @@ use super::nginx::Nginx;
 use super::program_config::ProgramConfig;
 use super::recover;
 use super::releases::Releases;
-use super::supervisor::Supervisor;
+use super::supervisor::{Supervisor, state};
 use super::switch::Switch;
 use super::validate::Validate;
 use super::{bluegreen, celery, django, release_copy, secrets};
@@ -531,9 +531,18 @@ async fn replace_changed(
     blue_green: &BlueGreenArgs,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let info = supervisor.process_info(&args.program).await?;
+    // Only a RUNNING program serves (a STARTING one may just be within its
+    // startsecs); wait out a transition before deciding.
+    let info = supervisor
+        .wait_for(
+            &args.program,
+            "to leave STARTING or STOPPING",
+            SETTLE,
+            |i| i.state != state::STARTING && i.state != state::STOPPING,
+        )
+        .await?;
     let health_url = health.health_url.as_deref();
-    if info.state != super::supervisor::state::RUNNING {
+    if info.state != state::RUNNING {
         let _ = writeln!(
             out,
             "gunicorn: {} changed and is {}: re-added on its new config",
@@ -583,6 +592,9 @@ async fn replace_changed(
     .forward(&args.release, &mut say(out, "bluegreen"))
     .await
 }
+
+/// How long a program may stay STARTING or STOPPING (startsecs, stopwaitsecs).
+const SETTLE: Duration = Duration::from_secs(90);
 
 fn celery_check(args: &CeleryArgs, out: &mut dyn Write) -> Result<()> {
     let config = ProgramConfig::read(&args.program_config, &args.program)?;

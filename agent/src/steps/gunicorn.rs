@@ -208,7 +208,12 @@ pub async fn wait_for_release_at(health: &Health, address: Option<&str>) -> Resu
             Err(e) => slipway_shared::error_chain(&e),
         };
         if tokio::time::Instant::now() >= give_up {
-            return Err(health_error(health, last));
+            // The URL asked, so a standby's own address is named.
+            return Err(StepError::Health {
+                url: url.clone(),
+                release: health.release.clone(),
+                last,
+            });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -414,6 +414,16 @@ impl Supervisor {
         }
         match self.remove_group(group).await {
             Err(StepError::SupervisorFault { code, .. }) if code == fault::BAD_NAME => Ok(()),
+            // Stopping already (asked by a step that was killed): once it
+            // has stopped, it can go.
+            Err(StepError::SupervisorFault { code, .. }) if code == fault::STILL_RUNNING => {
+                self.wait_for(group, "stopped", Duration::from_secs(90), |i| {
+                    i.state != state::STOPPING
+                })
+                .await?;
+                self.stop_group_tolerant(group).await?;
+                self.remove_group(group).await
+            }
             other => other,
         }
     }
