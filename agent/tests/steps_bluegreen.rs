@@ -333,3 +333,55 @@ fn a_switch_killed_after_nginx_moved_to_the_standby_is_finished_by_recover_witho
     assert_switched(&stack, &client, old_pid, &venv2, &site_before);
     assert!(stack.serves("r2"));
 }
+
+#[test]
+fn a_switch_killed_before_nginx_moved_is_reversed_and_the_old_program_never_stopped() {
+    // r2 never reports healthy, so the step is held checking the standby:
+    // after it was added, before nginx could be switched.
+    let Changed {
+        stack,
+        client,
+        old_pid,
+        site_before,
+        ..
+    } = changed_stack(concat!(
+        "def application(environ, start_response):\n",
+        "    start_response('503 Service Unavailable', [('Content-Type', 'text/plain')])\n",
+        "    return [b'release RELEASE: starting\\n']\n",
+    ));
+    let [standby_port] = stack::free_ports::<1>();
+    let journal = stack.app_root.join(".slipway/gunicorn.journal");
+    let mut first = reload_command(&stack, "r2", standby_port)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the standby to be journaled and serving", || {
+        std::fs::read_to_string(&journal).is_ok_and(|j| j.contains("\"added\""))
+            && stack::get(standby_port, "/").is_ok()
+    });
+    assert_eq!(stack.current().as_deref(), Some("r2"));
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let root = stack.app_root.display().to_string();
+    let (ok, stdout, stderr) = run(Stack::command(
+        &["step", "recover"],
+        &["--socket", &stack.socket(), "--app-root", &root],
+    ));
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("gunicorn-bluegreen (pid")
+            && stdout.contains("was interrupted after: gunicorn-standby added")
+            && stdout.contains("reversed: gunicorn still serves")
+            && stdout.contains("current r2 -> r1"),
+        "{stdout}"
+    );
+    assert_eq!(stack.current().as_deref(), Some("r1"));
+    assert!(stack.serves("r1"));
+    assert_eq!(client.info("gunicorn").unwrap().pid, old_pid);
+    assert!(client.info("gunicorn-standby").is_none());
+    assert!(stack::get(standby_port, "/").is_err());
+    assert_eq!(std::fs::read_to_string(site(&stack)).unwrap(), site_before);
+    assert!(!journal.exists());
+}
