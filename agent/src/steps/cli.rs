@@ -341,8 +341,11 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
                 &mut say(out, "recover"),
             )
             .await?;
+            // Asked before the preflight, so that from the preflight on
+            // the first call to supervisord comes after `current` switched.
+            let changed = bluegreen::changed(&supervisor, &args.program).await?;
             check_gunicorn(args, out)?;
-            if bluegreen::changed(&supervisor, &args.program).await? {
+            if changed {
                 replace_changed(&supervisor, &releases, args, health_args, blue_green, out).await?;
             } else {
                 let switch = Switch {
