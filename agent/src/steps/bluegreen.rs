@@ -395,7 +395,8 @@ impl BlueGreen<'_> {
                 source: Box::new(e),
             });
         }
-        // From here the new release serves: a failure is finished, not reversed.
+        // Once nginx sends to the standby, the new release serves: a failure
+        // after that is finished (by `recover`), not reversed.
         let finished = async {
             point_nginx(plan, &plan.bind, &plan.standby_bind).await?;
             journal.note(Event::UpstreamSwitched {
