@@ -187,12 +187,15 @@ fn a_changed_venv_and_arguments_switch_blue_green_under_load_without_a_failed_re
     let load = Load::start(stack.nginx_port);
     wait_until("load to run on r1", || load.r1() > 200);
     let [standby_port] = stack::free_ports::<1>();
+    let started = std::time::Instant::now();
     let (ok, stdout, stderr) = run(reload_command(&stack, "r2", standby_port));
+    // Printed, never asserted: two gunicorn starts (startsecs=1 here).
+    let took = started.elapsed();
     assert!(ok, "{stdout}{stderr}");
     let seen = load.r2();
     wait_until("more requests on r2", || load.r2() > seen + 50);
     let (failed, r1, r2) = load.finish();
-    eprintln!("blue/green under load: failed {failed}, r1 {r1}, r2 {r2}\n{stdout}");
+    eprintln!("blue/green under load: {took:.1?}, failed {failed}, r1 {r1}, r2 {r2}\n{stdout}");
     assert_eq!(failed, 0, "r1 {r1}, r2 {r2}");
     assert!(r1 > 0 && r2 > 50);
     for line in [
