@@ -233,7 +233,8 @@ fn agent_ok(args: &[String]) -> String {
 }
 
 #[test]
-fn a_django_host_serves_the_sample_app_and_the_reference_application_start_moves_it_to_v2() {
+fn a_django_host_serves_the_sample_app_and_the_reference_application_start_moves_it_to_v2_and_v3_with_new_gunicorn_arguments_blue_green()
+ {
     let db = database();
     let dir = tempfile::tempdir().unwrap();
     let redis = slipway_tests::host_stack::Redis::start(dir.path()).unwrap();
@@ -252,7 +253,7 @@ fn a_django_host_serves_the_sample_app_and_the_reference_application_start_moves
     let (root, socket) = (s(&host.app_root), s(host.socket()));
     let python = s(&python());
     let gunicorn = s(&slipway_tests::venv::bin("gunicorn").unwrap());
-    for (i, release) in ["v1", "v2"].into_iter().enumerate() {
+    for (i, release) in ["v1", "v2", "v3"].into_iter().enumerate() {
         let bundle = dir.path().join(format!("bundle-{release}"));
         sample_app::copy_to(&bundle).unwrap();
         let common = |step: &str| -> Vec<String> {
@@ -305,9 +306,39 @@ fn a_django_host_serves_the_sample_app_and_the_reference_application_start_moves
                 ]
                 .map(String::from),
             );
-        } else {
+        } else if release == "v2" {
             // The reference ApplicationStart script on the host's stack.env.
             application_start(&host, release);
+        } else {
+            // A deploy that also changes gunicorn's own arguments, which a
+            // HUP would not apply: the reference script goes blue/green.
+            let conf = std::fs::read_to_string(&host.gunicorn_conf).unwrap();
+            assert!(conf.contains("--workers 3"), "{conf}");
+            std::fs::write(
+                &host.gunicorn_conf,
+                conf.replace("--workers 3", "--workers 4"),
+            )
+            .unwrap();
+            let stdout = application_start(&host, release);
+            assert!(
+                stdout.contains("blue/green through gunicorn-standby")
+                    && stdout.contains("gunicorn-standby stopped and removed"),
+                "{stdout}"
+            );
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let client = slipway_agent::steps::supervisor::Supervisor::new(host.socket());
+            let info = runtime.block_on(client.process_info("gunicorn")).unwrap();
+            let cmdline = std::fs::read(format!("/proc/{}/cmdline", info.pid)).unwrap();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            assert!(cmdline.contains("--workers 4"), "{cmdline}");
+            assert!(
+                runtime
+                    .block_on(client.process_info("gunicorn-standby"))
+                    .is_err()
+            );
         }
         assert_eq!(host.serving().as_deref(), Some(release));
         let (status, css) =
@@ -326,8 +357,8 @@ fn a_django_host_serves_the_sample_app_and_the_reference_application_start_moves
 }
 
 /// Runs appspec/scripts/application-start as a hook would, with the host's
-/// stack.env and this build's slipway-agent first on PATH.
-fn application_start(host: &slipway_tests::DjangoHost, release: &str) {
+/// stack.env and this build's slipway-agent first on PATH; returns stdout.
+fn application_start(host: &slipway_tests::DjangoHost, release: &str) -> String {
     let agent = Path::new(env!("CARGO_BIN_EXE_slipway-agent"));
     let path = format!(
         "{}:{}",
@@ -349,4 +380,5 @@ fn application_start(host: &slipway_tests::DjangoHost, release: &str) {
         stdout.contains("nginx: config tested and reloaded"),
         "{stdout}"
     );
+    stdout
 }

@@ -5,6 +5,9 @@
 //! The kill point is held open without any hook in the agent: supervisord
 //! is paused (SIGSTOP), so a step blocks on its first call to it, which in
 //! a switch comes right after `current` is switched and journaled.
+//! (`gunicorn-reload` asks supervisord whether the program's config changed
+//! before its preflight: the test pauses supervisord while a gated
+//! preflight waits, so the next call is the one after the switch.)
 
 mod stack;
 
@@ -31,6 +34,43 @@ impl Drop for Paused {
     fn drop(&mut self) {
         // SAFETY: as in `Paused::new`.
         unsafe { libc::kill(self.0, libc::SIGCONT) };
+    }
+}
+
+/// A `gunicorn` for the preflight that waits at a gate: `reached` once it
+/// runs, and it goes on (to the real gunicorn) once the gate is opened.
+struct Gate {
+    dir: tempfile::TempDir,
+}
+
+impl Gate {
+    fn new() -> Gate {
+        let dir = tempfile::tempdir().unwrap();
+        let script = format!(
+            "#!/bin/sh\ntouch {d}/reached\nwhile [ ! -e {d}/open ]; do sleep 0.05; done\nexec {real} \"$@\"\n",
+            d = dir.path().display(),
+            real = stack::venv_bin("gunicorn").display()
+        );
+        let gunicorn = dir.path().join("gunicorn");
+        std::fs::write(&gunicorn, script).unwrap();
+        std::fs::set_permissions(
+            &gunicorn,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        Gate { dir }
+    }
+
+    fn gunicorn(&self) -> std::path::PathBuf {
+        self.dir.path().join("gunicorn")
+    }
+
+    fn reached(&self) -> bool {
+        self.dir.path().join("reached").exists()
+    }
+
+    fn open(&self) {
+        std::fs::write(self.dir.path().join("open"), "").unwrap();
     }
 }
 
@@ -78,8 +118,11 @@ fn a_reload_killed_between_the_switch_and_the_hup_is_reversed_by_the_next_step_w
 {
     let stack = Stack::start();
     release(&stack.app_root, "r2", APP);
+    let gate = Gate::new();
+    let (first, _) = spawn(stack.gunicorn_reload_command_with("r2", &gate.gunicorn()));
+    wait_until("the preflight to start", || gate.reached());
     let paused = Paused::new(stack.supervisord.pid());
-    let (first, _) = spawn(stack.gunicorn_reload_command("r2"));
+    gate.open();
     wait_until("the switch to be journaled", || {
         journal(&stack).contains("\"switched\"")
     });

@@ -53,7 +53,7 @@ impl DjangoHost {
             std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         }
         let venv_dir = venv::workspace_root().join(".venv");
-        let [gunicorn_port, nginx_port] = free_ports::<2>()?;
+        let [gunicorn_port, nginx_port, standby_port] = free_ports::<3>()?;
         let supervisor_dir = root.join("supervisor");
         let nginx_dir = root.join("nginx");
         // The reference configs, with this host's paths and ports: order
@@ -73,6 +73,7 @@ impl DjangoHost {
                 .replace("/srv/shop", &app_root.display().to_string())
                 .replace("/var/log/shop", &logs.display().to_string())
                 .replace("127.0.0.1:8001", &format!("127.0.0.1:{gunicorn_port}"))
+                .replace("127.0.0.1:8002", &format!("127.0.0.1:{standby_port}"))
                 .replace("listen 80;", &format!("listen 127.0.0.1:{nginx_port};"))
                 .replace("\nuser=shop\n", "\n")
         };
@@ -103,6 +104,10 @@ impl DjangoHost {
             ("SHOP_CELERY_CONF", celery_conf.display().to_string()),
             ("SHOP_NGINX_PID", nginx.pid_file().display().to_string()),
             ("SHOP_NGINX_ARGS", nginx_args.join(" ")),
+            (
+                "SHOP_NGINX_SITE",
+                nginx_dir.join("sites/site.conf").display().to_string(),
+            ),
             (
                 "SLIPWAY_SUPERVISOR_SOCKET",
                 supervisord.socket.display().to_string(),

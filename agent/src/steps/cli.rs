@@ -12,10 +12,10 @@ use super::nginx::Nginx;
 use super::program_config::ProgramConfig;
 use super::recover;
 use super::releases::Releases;
-use super::supervisor::Supervisor;
+use super::supervisor::{Supervisor, state};
 use super::switch::Switch;
 use super::validate::Validate;
-use super::{celery, django, release_copy, secrets};
+use super::{bluegreen, celery, django, release_copy, secrets};
 
 /// Where supervisord listens.
 #[derive(Debug, Clone, clap::Args)]
@@ -27,6 +27,35 @@ pub struct SupervisorArgs {
         default_value = "/var/run/supervisor.sock"
     )]
     pub socket: PathBuf,
+}
+
+/// `step supervisor-update`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SupervisorUpdateArgs {
+    /// Where supervisord listens.
+    #[command(flatten)]
+    pub supervisor: SupervisorArgs,
+    /// A program whose changed config is left for `gunicorn-reload` to
+    /// apply blue/green instead of restarting it here; repeat it.
+    #[arg(long)]
+    pub leave_changed: Vec<String>,
+}
+
+/// How `gunicorn-reload` replaces a program whose own config changed (a
+/// new venv or new gunicorn arguments, which a HUP would not apply).
+#[derive(Debug, Clone, clap::Args)]
+pub struct BlueGreenArgs {
+    /// The address (host:port) a standby copy of the program listens on
+    /// while it takes over; it must differ from the program's `--bind`.
+    #[arg(long)]
+    pub standby_bind: Option<String>,
+    /// The nginx file whose `server HOST:PORT` line sends to the program;
+    /// it is switched to the standby and back.
+    #[arg(long)]
+    pub nginx_upstream: Option<PathBuf>,
+    /// The nginx to reload.
+    #[command(flatten)]
+    pub nginx: NginxArgs,
 }
 
 /// A gunicorn program and the release layout it runs from.
@@ -162,10 +191,11 @@ pub struct DjangoArgs {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Step {
     /// Apply changed Supervisor program configs, as `supervisorctl update` does.
-    SupervisorUpdate(SupervisorArgs),
+    SupervisorUpdate(SupervisorUpdateArgs),
     /// Refuse an unsafe gunicorn program config; preflight the release (AfterInstall).
     GunicornCheck(GunicornArgs),
     /// Check, switch `current` to the release, HUP gunicorn, wait for the health URL (ApplicationStart).
+    /// A program whose own config changed is replaced blue/green through a standby instead.
     GunicornReload {
         /// The program and release.
         #[command(flatten)]
@@ -173,6 +203,9 @@ pub enum Step {
         /// The health check.
         #[command(flatten)]
         health: HealthArgs,
+        /// Blue/green, for a changed program config.
+        #[command(flatten)]
+        blue_green: BlueGreenArgs,
         /// Releases to keep.
         #[arg(long, default_value_t = 5)]
         keep: usize,
@@ -280,7 +313,9 @@ fn check_gunicorn(args: &GunicornArgs, out: &mut dyn Write) -> Result<Releases> 
 pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
     match step {
         Step::SupervisorUpdate(args) => {
-            let changes = Supervisor::new(&args.socket).update().await?;
+            let changes = Supervisor::new(&args.supervisor.socket)
+                .update_except(&args.leave_changed)
+                .await?;
             let _ = writeln!(
                 out,
                 "supervisor: added {:?}, changed {:?}, removed {:?}",
@@ -293,6 +328,7 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
         Step::GunicornReload {
             gunicorn: args,
             health: health_args,
+            blue_green,
             keep,
         } => {
             let supervisor = Supervisor::new(&args.supervisor.socket);
@@ -305,20 +341,27 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
                 &mut say(out, "recover"),
             )
             .await?;
+            // Asked before the preflight, so that from the preflight on
+            // the first call to supervisord comes after `current` switched.
+            let changed = bluegreen::changed(&supervisor, &args.program).await?;
             check_gunicorn(args, out)?;
-            let switch = Switch {
-                supervisor: &supervisor,
-                releases: &releases,
-                program: &args.program,
-                workers: &[],
-                health: health_args
-                    .health_url
-                    .as_deref()
-                    .map(|url| (url, Duration::from_secs(health_args.health_timeout))),
-            };
-            switch
-                .forward("gunicorn-reload", &args.release, &mut say(out, "gunicorn"))
-                .await?;
+            if changed {
+                replace_changed(&supervisor, &releases, args, health_args, blue_green, out).await?;
+            } else {
+                let switch = Switch {
+                    supervisor: &supervisor,
+                    releases: &releases,
+                    program: &args.program,
+                    workers: &[],
+                    health: health_args
+                        .health_url
+                        .as_deref()
+                        .map(|url| (url, Duration::from_secs(health_args.health_timeout))),
+                };
+                switch
+                    .forward("gunicorn-reload", &args.release, &mut say(out, "gunicorn"))
+                    .await?;
+            }
             let _ = writeln!(
                 out,
                 "gunicorn: {} serves release {}",
@@ -478,6 +521,83 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
     }
     Ok(())
 }
+
+/// `gunicorn-reload` of a program whose Supervisor config changed: a
+/// running one is replaced blue/green; one that serves nothing (stopped,
+/// FATAL, a first deployment) is re-added on its new config, as
+/// `supervisorctl update` would, and started on the release.
+async fn replace_changed(
+    supervisor: &Supervisor,
+    releases: &Releases,
+    args: &GunicornArgs,
+    health: &HealthArgs,
+    blue_green: &BlueGreenArgs,
+    out: &mut dyn Write,
+) -> Result<()> {
+    // Only a RUNNING program serves (a STARTING one may just be within its
+    // startsecs); wait out a transition before deciding.
+    let info = supervisor
+        .wait_for(
+            &args.program,
+            "to leave STARTING or STOPPING",
+            SETTLE,
+            |i| i.state != state::STARTING && i.state != state::STOPPING,
+        )
+        .await?;
+    let health_url = health.health_url.as_deref();
+    if info.state != state::RUNNING {
+        let _ = writeln!(
+            out,
+            "gunicorn: {} changed and is {}: re-added on its new config",
+            args.program, info.statename
+        );
+        supervisor.drop_group(&args.program).await?;
+        supervisor.add_group(&args.program).await?;
+        let switch = Switch {
+            supervisor,
+            releases,
+            program: &args.program,
+            workers: &[],
+            health: health_url.map(|url| (url, Duration::from_secs(health.health_timeout))),
+        };
+        switch
+            .forward("gunicorn-reload", &args.release, &mut say(out, "gunicorn"))
+            .await?;
+        return Ok(());
+    }
+    let config = ProgramConfig::read(&args.program_config, &args.program)?;
+    let plan = bluegreen::Plan::make(
+        bluegreen::Inputs {
+            program: &args.program,
+            config: &config,
+            standby_bind: blue_green.standby_bind.as_deref(),
+            upstream: blue_green.nginx_upstream.as_deref(),
+            nginx: Nginx {
+                binary: blue_green.nginx.nginx.clone(),
+                args: blue_green.nginx.nginx_args.clone(),
+                pid_file: blue_green.nginx.pid_file.clone(),
+            },
+            nginx_timeout: blue_green.nginx.timeout,
+            health: health_url.map(|url| (url, health.health_timeout)),
+        },
+        info.pid,
+    )?;
+    let _ = writeln!(
+        out,
+        "gunicorn: {} changed (venv or arguments): blue/green through {} on {}",
+        args.program, plan.standby, plan.standby_bind
+    );
+    bluegreen::BlueGreen {
+        supervisor,
+        releases,
+        plan,
+    }
+    .forward(&args.release, &mut say(out, "bluegreen"))
+    .await
+}
+
+/// How long a program may stay STARTING or STOPPING (startsecs, stopwaitsecs).
+const SETTLE: Duration = Duration::from_secs(90);
 
 fn celery_check(args: &CeleryArgs, out: &mut dyn Write) -> Result<()> {
     let config = ProgramConfig::read(&args.program_config, &args.program)?;

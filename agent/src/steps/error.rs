@@ -119,6 +119,38 @@ pub enum StepError {
         #[source]
         source: Box<StepError>,
     },
+    /// A blue/green switch of a gunicorn program failed; `outcome` says
+    /// what serves now, and the source is why.
+    #[error("{program}: blue/green switch to release {release} failed; {outcome}")]
+    BlueGreen {
+        /// The gunicorn program being replaced.
+        program: String,
+        /// The release it was switching to.
+        release: String,
+        /// What was done about it ("gunicorn-standby stopped and removed; gunicorn keeps serving r1").
+        outcome: String,
+        /// Why it failed.
+        #[source]
+        source: Box<StepError>,
+    },
+    /// A blue/green switch cannot be made as configured; nothing was changed.
+    #[error("{program}: cannot switch blue/green: {reason}")]
+    BlueGreenPlan {
+        /// The gunicorn program.
+        program: String,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// The nginx file holds no `server` line for the address to switch away from.
+    #[error("{path}: no `server {address}` to switch to {to}")]
+    Upstream {
+        /// The nginx file.
+        path: PathBuf,
+        /// The address nginx was expected to send to.
+        address: String,
+        /// The address it was to send to instead.
+        to: String,
+    },
     /// A step's journal could not be read.
     #[error("cannot read the journal {path}")]
     Journal {

@@ -169,13 +169,29 @@ pub async fn reload_program(supervisor: &Supervisor, program: &str) -> Result<&'
 
 /// Polls the health URL until its body contains the release.
 pub async fn wait_for_release(health: &Health) -> Result<()> {
+    wait_for_release_at(health, None).await
+}
+
+/// [`wait_for_release`], sending the requests to `address` (`host:port`,
+/// a gunicorn's own bind) instead of the URL's host, with the URL's `Host`
+/// header, so the app sees what nginx would send (Django's ALLOWED_HOSTS).
+pub async fn wait_for_release_at(health: &Health, address: Option<&str>) -> Result<()> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| health_error(health, e.to_string()))?;
+    let (url, host) = match address {
+        Some(address) => direct_url(&health.url, address)
+            .ok_or_else(|| health_error(health, format!("cannot send it to {address}")))?,
+        None => (health.url.clone(), None),
+    };
     let give_up = tokio::time::Instant::now() + health.deadline;
     loop {
-        let last = match client.get(&health.url).send().await {
+        let mut request = client.get(&url);
+        if let Some(host) = &host {
+            request = request.header(reqwest::header::HOST, host);
+        }
+        let last = match request.send().await {
             Ok(response) => {
                 let status = response.status();
                 match response.text().await {
@@ -192,10 +208,29 @@ pub async fn wait_for_release(health: &Health) -> Result<()> {
             Err(e) => slipway_shared::error_chain(&e),
         };
         if tokio::time::Instant::now() >= give_up {
-            return Err(health_error(health, last));
+            // The URL asked, so a standby's own address is named.
+            return Err(StepError::Health {
+                url: url.clone(),
+                release: health.release.clone(),
+                last,
+            });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// `url` with its host and port replaced by `address`, and the `Host`
+/// header it had.
+fn direct_url(url: &str, address: &str) -> Option<(String, Option<String>)> {
+    let mut parsed = reqwest::Url::parse(url).ok()?;
+    let host = match parsed.port() {
+        Some(port) => format!("{}:{port}", parsed.host_str()?),
+        None => parsed.host_str()?.to_owned(),
+    };
+    let (ip, port) = address.rsplit_once(':')?;
+    parsed.set_host(Some(ip)).ok()?;
+    parsed.set_port(Some(port.parse().ok()?)).ok()?;
+    Some((parsed.to_string(), Some(host)))
 }
 
 fn health_error(health: &Health, last: String) -> StepError {
@@ -223,6 +258,25 @@ mod tests {
             &format!("[program:web]\ncommand={command}\n"),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_direct_url_keeps_the_path_and_the_host_header() {
+        assert_eq!(
+            direct_url("http://127.0.0.1:8080/healthz?x=1", "127.0.0.1:8002"),
+            Some((
+                "http://127.0.0.1:8002/healthz?x=1".into(),
+                Some("127.0.0.1:8080".into())
+            ))
+        );
+        assert_eq!(
+            direct_url("http://shop.example/healthz", "127.0.0.1:8002"),
+            Some((
+                "http://127.0.0.1:8002/healthz".into(),
+                Some("shop.example".into())
+            ))
+        );
+        assert_eq!(direct_url("http://x/", "unix:/run/g.sock"), None);
     }
 
     #[test]

@@ -78,6 +78,24 @@ pub enum Event {
         /// The program.
         program: String,
     },
+    /// A program's group was added to supervisord (a blue/green standby,
+    /// or the program re-added on its new config).
+    Added {
+        /// The program.
+        program: String,
+    },
+    /// nginx's upstream was switched to `to` and nginx reloaded.
+    UpstreamSwitched {
+        /// The address it sent to.
+        from: String,
+        /// The address it sends to now.
+        to: String,
+    },
+    /// A program was stopped and its group removed.
+    Removed {
+        /// The program.
+        program: String,
+    },
     /// A later step took over to finish or reverse this one.
     Recovering {
         /// Its pid.
@@ -94,6 +112,11 @@ impl std::fmt::Display for Event {
             Event::Stopping { program } => write!(f, "{program} warm stop asked for"),
             Event::Stopped { program } => write!(f, "{program} stopped"),
             Event::Started { program } => write!(f, "{program} started"),
+            Event::Added { program } => write!(f, "{program} added"),
+            Event::UpstreamSwitched { from, to } => {
+                write!(f, "nginx upstream switched {from} -> {to}")
+            }
+            Event::Removed { program } => write!(f, "{program} stopped and removed"),
             Event::Recovering { pid } => write!(f, "recovery by pid {pid} began"),
         }
     }
@@ -116,6 +139,9 @@ pub struct Record {
     pub health: Option<(String, u64)>,
     /// What it did, in order.
     pub events: Vec<Event>,
+    /// A blue/green switch's plan, when the step is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blue_green: Option<super::bluegreen::Plan>,
 }
 
 impl Record {
@@ -129,6 +155,7 @@ impl Record {
             workers: Vec::new(),
             health: None,
             events: Vec::new(),
+            blue_green: None,
         }
     }
 

@@ -10,6 +10,7 @@
 //! - [`program_config`]: reading a `[program:x]` section to refuse unsafe settings.
 //! - [`releases`]: `releases/<id>/` and the atomically switched `current` link.
 //! - [`gunicorn`]: preflight, config refusals, HUP reload, waiting for the release.
+//! - [`bluegreen`]: a changed gunicorn program replaced through a standby and nginx.
 //! - [`celery`]: the stopasgroup refusal and the warm restart.
 //! - [`nginx`]: `nginx -t`, reload, worker replacement.
 //! - [`secrets`]: SSM Parameter Store to a 0600 env file.
@@ -22,6 +23,7 @@
 //! - [`django`]: `migrate` once under the database's advisory lock, `collectstatic`.
 //! - [`error`]: the steps' errors.
 
+pub mod bluegreen;
 pub mod celery;
 pub mod cli;
 pub mod django;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::error::{Result, StepError, io};
 
 /// How to reach one nginx.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Nginx {
     /// The nginx binary.
     pub binary: PathBuf,
@@ -56,6 +56,30 @@ impl Nginx {
     /// Tests the config, HUPs the master and waits until none of the old
     /// workers is left serving the new config's generation.
     pub async fn reload(&self, deadline: Duration) -> Result<()> {
+        self.reload_from_workers(deadline).await.map(drop)
+    }
+
+    /// [`Nginx::reload`], then waits until the old workers have exited:
+    /// until then one may still take a connection for the old upstream, so
+    /// an upstream switched away from must keep serving that long
+    /// (measured: stopping it at once failed requests).
+    pub async fn reload_and_drain(&self, deadline: Duration) -> Result<()> {
+        let (master, before) = self.reload_from_workers(deadline).await?;
+        let give_up = tokio::time::Instant::now() + deadline;
+        while children(master).iter().any(|pid| before.contains(pid)) {
+            if tokio::time::Instant::now() >= give_up {
+                return Err(StepError::Nginx {
+                    action: "reload",
+                    output: format!("old workers of {before:?} still running"),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// Reloads; the master's pid and the workers it had before.
+    async fn reload_from_workers(&self, deadline: Duration) -> Result<(i32, Vec<i32>)> {
         self.test_config()?;
         let master = self.master_pid()?;
         let before = children(master);
@@ -72,7 +96,7 @@ impl Nginx {
             // New workers appear at once; old ones linger while they finish
             // requests, so a new pid is the sign the config was applied.
             if now.iter().any(|pid| !before.contains(pid)) {
-                return Ok(());
+                return Ok((master, before));
             }
             if tokio::time::Instant::now() >= give_up {
                 return Err(StepError::Nginx {

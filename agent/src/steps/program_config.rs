@@ -79,6 +79,11 @@ impl ProgramConfig {
         self.settings.get(key).map(String::as_str)
     }
 
+    /// Every setting, in name order, as written.
+    pub fn settings(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.settings.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// A boolean setting, with Supervisor's spellings and default.
     pub fn flag(&self, key: &str, default: bool) -> bool {
         match self.get(key).map(str::to_ascii_lowercase).as_deref() {

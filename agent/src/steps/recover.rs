@@ -5,6 +5,9 @@
 //! - a forward switch (`gunicorn-reload`) is reversed: `current` back to the
 //!   release that served before, gunicorn reloaded onto it;
 //! - a switch back (`rollback`, ValidateService's switch-back) is finished;
+//! - a blue/green switch (`gunicorn-reload` of a changed program) is
+//!   reversed while nginx still sends to the old program, and finished once
+//!   it sends to the standby ([`super::bluegreen::recover`]);
 //! - a worker restart (`celery-restart`) is finished: the worker started;
 //! - a step that had changed nothing leaves nothing to do.
 //!
@@ -13,6 +16,7 @@
 
 use std::time::Duration;
 
+use super::bluegreen;
 use super::celery;
 use super::error::Result;
 use super::journal::{Event, Journal, Target};
@@ -66,6 +70,15 @@ pub async fn recover(
     journal.note(Event::Recovering {
         pid: std::process::id(),
     })?;
+    if record.blue_green.is_some() {
+        let mut done = String::new();
+        bluegreen::recover(supervisor, releases, journal, &mut |line| {
+            done = line.to_owned()
+        })
+        .await?;
+        report(&format!("{interrupted}; {done}"));
+        return Ok(true);
+    }
     let Some(target) = &record.target else {
         // A worker restart: the worker must end up running.
         for worker in &record.workers {

@@ -384,15 +384,48 @@ impl Supervisor {
     /// A changed group is restarted, so callers that must not drop
     /// requests keep gunicorn's program config unchanged between releases.
     pub async fn update(&self) -> Result<ConfigChanges> {
+        self.update_except(&[]).await
+    }
+
+    /// [`Supervisor::update`], leaving the changed groups in `leave`
+    /// running on their old config (`gunicorn-reload` replaces a changed
+    /// gunicorn blue/green instead of restarting it). They stay listed in
+    /// `changed`.
+    pub async fn update_except(&self, leave: &[String]) -> Result<ConfigChanges> {
         let changes = self.reload_config().await?;
-        for group in changes.removed.iter().chain(&changes.changed) {
+        let changed = changes.changed.iter().filter(|g| !leave.contains(g));
+        for group in changes.removed.iter().chain(changed.clone()) {
             self.stop_group_tolerant(group).await?;
             self.remove_group(group).await?;
         }
-        for group in changes.changed.iter().chain(&changes.added) {
+        for group in changed.chain(&changes.added) {
             self.add_group(group).await?;
         }
         Ok(changes)
+    }
+
+    /// Stops (if running) and removes `group`; one that is gone already is fine.
+    pub async fn drop_group(&self, group: &str) -> Result<()> {
+        match self.stop_group_tolerant(group).await {
+            Err(StepError::SupervisorFault { code, .. }) if code == fault::BAD_NAME => {
+                return Ok(());
+            }
+            other => other?,
+        }
+        match self.remove_group(group).await {
+            Err(StepError::SupervisorFault { code, .. }) if code == fault::BAD_NAME => Ok(()),
+            // Stopping already (asked by a step that was killed): once it
+            // has stopped, it can go.
+            Err(StepError::SupervisorFault { code, .. }) if code == fault::STILL_RUNNING => {
+                self.wait_for(group, "stopped", Duration::from_secs(90), |i| {
+                    i.state != state::STOPPING
+                })
+                .await?;
+                self.stop_group_tolerant(group).await?;
+                self.remove_group(group).await
+            }
+            other => other,
+        }
     }
 
     async fn stop_group_tolerant(&self, group: &str) -> Result<()> {

@@ -134,7 +134,12 @@ impl Stack {
 
     /// `slipway-agent step gunicorn-reload` to `release`, health-checked through nginx.
     pub fn gunicorn_reload_command(&self, release: &str) -> Command {
-        let gunicorn = venv_bin("gunicorn").display().to_string();
+        self.gunicorn_reload_command_with(release, &venv_bin("gunicorn"))
+    }
+
+    /// [`Stack::gunicorn_reload_command`] with `gunicorn` for the preflight.
+    pub fn gunicorn_reload_command_with(&self, release: &str, gunicorn: &Path) -> Command {
+        let gunicorn = gunicorn.display().to_string();
         let config = self.program_config.display().to_string();
         let root = self.app_root.display().to_string();
         let url = self.health_url();
