@@ -9,6 +9,7 @@ use super::error::Result;
 use super::gunicorn;
 use super::journal::{Event, Journal, Record};
 use super::nginx::Nginx;
+use super::preflight_record;
 use super::program_config::ProgramConfig;
 use super::recover;
 use super::releases::Releases;
@@ -263,17 +264,69 @@ pub struct RollbackArgs {
     pub health: HealthArgs,
 }
 
+/// `gunicorn-reload`'s check: the config refusals, and the preflight unless
+/// `gunicorn-check` passed it on the same inputs ([`preflight_record`]).
 fn check_gunicorn(args: &GunicornArgs, out: &mut dyn Write) -> Result<Releases> {
     let releases = Releases::new(&args.app_root);
     let config = ProgramConfig::read(&args.program_config, &args.program)?;
     gunicorn::check_program(&config, &releases.current_link())?;
-    gunicorn::preflight(&args.gunicorn, &releases.dir(&args.release), &args.app)?;
+    let release_dir = releases.dir(&args.release);
+    let fingerprint = preflight_record::fingerprint(&preflight_inputs(args, &release_dir));
+    if fingerprint.is_some_and(|f| preflight_record::passed(&args.app_root, &args.program, &f)) {
+        let _ = writeln!(
+            out,
+            "gunicorn: {} and release {} passed the preflight in gunicorn-check; nothing changed since, so it is not run again",
+            args.program, args.release
+        );
+        return Ok(releases);
+    }
+    gunicorn::preflight(&args.gunicorn, &release_dir, &args.app)?;
     let _ = writeln!(
         out,
         "gunicorn: {} and release {} passed the preflight",
         args.program, args.release
     );
     Ok(releases)
+}
+
+/// `gunicorn-check`: the refusals and the preflight, always run, and a
+/// record of the pass for the reload that follows.
+fn check_release(args: &GunicornArgs, out: &mut dyn Write) -> Result<()> {
+    let releases = Releases::new(&args.app_root);
+    let config = ProgramConfig::read(&args.program_config, &args.program)?;
+    gunicorn::check_program(&config, &releases.current_link())?;
+    let release_dir = releases.dir(&args.release);
+    // Taken before the run: a change made while it ran voids the record.
+    let fingerprint = preflight_record::fingerprint(&preflight_inputs(args, &release_dir));
+    gunicorn::preflight(&args.gunicorn, &release_dir, &args.app)?;
+    let _ = writeln!(
+        out,
+        "gunicorn: {} and release {} passed the preflight",
+        args.program, args.release
+    );
+    if let Some(fingerprint) = fingerprint {
+        // Only a shortcut for the reload: without it the reload checks again.
+        if let Err(e) = preflight_record::record(&args.app_root, &args.program, &fingerprint) {
+            let _ = writeln!(
+                out,
+                "gunicorn: warning: the pass is not recorded ({}); gunicorn-reload will run the preflight again",
+                slipway_shared::error_chain(&e)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn preflight_inputs<'a>(
+    args: &'a GunicornArgs,
+    release_dir: &'a std::path::Path,
+) -> preflight_record::Inputs<'a> {
+    preflight_record::Inputs {
+        gunicorn: &args.gunicorn,
+        release_dir,
+        app: &args.app,
+        program_config: &args.program_config,
+    }
 }
 
 /// Runs one step, reporting what it did on `out`.
@@ -288,7 +341,7 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
             );
         }
         Step::GunicornCheck(args) => {
-            check_gunicorn(args, out)?;
+            check_release(args, out)?;
         }
         Step::GunicornReload {
             gunicorn: args,
