@@ -15,7 +15,8 @@
 //! First a first deployment on each host, then BENCH_RUNS redeployments
 //! (default 2), interleaved. Benchmarks print, never assert time; a failed
 //! deployment stops the run with its output. SLIPWAY_AGENT names the agent
-//! binary.
+//! binary; with BENCH_LOG_DIR set, what each deployment printed is kept
+//! there.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -210,6 +211,15 @@ fn agent_deploy(agent: &Path, host: &Host, bundle: &Path, label: &str) -> Timing
     let output = command.output().expect("unshare runs");
     let total = started.elapsed();
     let stdout = String::from_utf8_lossy(&output.stdout);
+    keep_log(&format!("agent-{label}"), &output.stdout);
+    // `deployment <id> in <dir>`: the hooks' output is in its scripts.log.
+    if let Some((_, deployment)) = stdout.lines().next().and_then(|l| l.rsplit_once(" in ")) {
+        let scripts = std::fs::read(Path::new(deployment).join("logs/scripts.log"));
+        keep_log(
+            &format!("agent-{label}-scripts"),
+            &scripts.unwrap_or_default(),
+        );
+    }
     assert!(
         output.status.success(),
         "the agent's {label} deployment failed:\n{stdout}\n{}",
@@ -265,6 +275,7 @@ fn direct_deploy(host: &Host, bundle: &Path, label: &str) -> Timing {
                 .stdin(Stdio::null())
                 .output()
                 .expect("the hook runs");
+            keep_log(&format!("direct-{label}-{}", event.name()), &output.stdout);
             assert!(
                 output.status.success(),
                 "{} of the direct {label} deployment failed:\n{}\n{}",
@@ -281,6 +292,15 @@ fn direct_deploy(host: &Host, bundle: &Path, label: &str) -> Timing {
         label: label.to_owned(),
         events,
         total: started.elapsed(),
+    }
+}
+
+/// With BENCH_LOG_DIR set, keeps what a deployment or hook printed there.
+fn keep_log(name: &str, output: &[u8]) {
+    if let Some(dir) = std::env::var_os("BENCH_LOG_DIR") {
+        let path = Path::new(&dir).join(format!("{}.log", name.replace(' ', "-")));
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(path, output);
     }
 }
 

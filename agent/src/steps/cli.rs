@@ -174,6 +174,10 @@ pub enum Step {
         /// The health check.
         #[command(flatten)]
         health: HealthArgs,
+        /// Celery programs to warm-restart on the release in the same
+        /// journaled switch, while gunicorn's new workers boot; repeat it.
+        #[arg(long)]
+        celery: Vec<String>,
         /// Releases to keep.
         #[arg(long, default_value_t = 5)]
         keep: usize,
@@ -346,6 +350,7 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
         Step::GunicornReload {
             gunicorn: args,
             health: health_args,
+            celery,
             keep,
         } => {
             let supervisor = Supervisor::new(&args.supervisor.socket);
@@ -353,7 +358,7 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
             let _locks = recover::lock_and_recover(
                 &supervisor,
                 &releases,
-                &[&args.program],
+                &programs(&args.program, celery),
                 "gunicorn-reload",
                 &mut say(out, "recover"),
             )
@@ -363,7 +368,7 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
                 supervisor: &supervisor,
                 releases: &releases,
                 program: &args.program,
-                workers: &[],
+                workers: celery,
                 health: health_args
                     .health_url
                     .as_deref()

@@ -113,20 +113,38 @@ impl Switch<'_> {
             to: to.into(),
         })?;
         report(&format!("current {from} -> {to}"));
-        if let Err(e) = self.reload_and_restart(&mut journal, report).await {
-            let how = match journal.record().target {
-                Some(Target::Reverse(_)) => "reverses",
-                _ => "finishes",
-            };
-            report(&format!(
-                "left half done: the next step on {} (or `slipway-agent step recover`) {how} it",
-                self.program
-            ));
-            return Err(e);
-        }
+        let healthy = match self.reload(&mut journal, report).await {
+            Ok(()) => {
+                // The workers' warm restart (Celery: seconds of shutdown,
+                // then Supervisor's startsecs) overlaps gunicorn's new
+                // workers booting: the health wait needs nothing from it,
+                // and in turn they took most of a lifecycle's time
+                // (bench/lifecycle).
+                let (restarted, healthy) = tokio::join!(
+                    self.restart_workers(&mut journal, report),
+                    self.wait_for(to)
+                );
+                restarted.map(|()| healthy)
+            }
+            Err(e) => Err(e),
+        };
+        let healthy = match healthy {
+            Ok(healthy) => healthy,
+            Err(e) => {
+                let how = match journal.record().target {
+                    Some(Target::Reverse(_)) => "reverses",
+                    _ => "finishes",
+                };
+                report(&format!(
+                    "left half done: the next step on {} (or `slipway-agent step recover`) {how} it",
+                    self.program
+                ));
+                return Err(e);
+            }
+        };
         // Consistent from here on: current and every program agree.
         journal.finish()?;
-        self.wait_for(to).await?;
+        healthy?;
         Ok(Switched {
             from,
             to: to.into(),
@@ -140,12 +158,27 @@ impl Switch<'_> {
         journal: &mut Journal,
         report: &mut dyn FnMut(&str),
     ) -> Result<()> {
+        self.reload(journal, report).await?;
+        self.restart_workers(journal, report).await
+    }
+
+    /// Reloads gunicorn, journaling it.
+    async fn reload(&self, journal: &mut Journal, report: &mut dyn FnMut(&str)) -> Result<()> {
         let how = gunicorn::reload_program(self.supervisor, self.program).await?;
         journal.note(Event::Reloaded {
             program: self.program.into(),
             how: how.into(),
         })?;
         report(&format!("{}: {how}", self.program));
+        Ok(())
+    }
+
+    /// Warm-restarts the workers on the release, journaling each.
+    async fn restart_workers(
+        &self,
+        journal: &mut Journal,
+        report: &mut dyn FnMut(&str),
+    ) -> Result<()> {
         for worker in self.workers {
             celery::restart(self.supervisor, worker).await?;
             journal.note(Event::Started {
