@@ -113,21 +113,7 @@ impl Switch<'_> {
             to: to.into(),
         })?;
         report(&format!("current {from} -> {to}"));
-        let healthy = match self.reload(&mut journal, report).await {
-            Ok(()) => {
-                // The workers' warm restart (Celery: seconds of shutdown,
-                // then Supervisor's startsecs) overlaps gunicorn's new
-                // workers booting: the health wait needs nothing from it,
-                // and in turn they took most of a lifecycle's time
-                // (bench/lifecycle).
-                let (restarted, healthy) = tokio::join!(
-                    self.restart_workers(&mut journal, report),
-                    self.wait_for(to)
-                );
-                restarted.map(|()| healthy)
-            }
-            Err(e) => Err(e),
-        };
+        let healthy = self.reload_restart_and_wait(&mut journal, to, report).await;
         let healthy = match healthy {
             Ok(healthy) => healthy,
             Err(e) => {
@@ -160,6 +146,57 @@ impl Switch<'_> {
     ) -> Result<()> {
         self.reload(journal, report).await?;
         self.restart_workers(journal, report).await
+    }
+
+    /// Reloads gunicorn and warm-restarts the workers at once, journaling
+    /// each, while waiting for the health URL to report `to`: the reload's
+    /// or a restart's error (without waiting out the health check), else
+    /// the health check's outcome.
+    ///
+    /// None needs another: all three act on the release `current` already
+    /// names. In turn they were most of a lifecycle (bench/lifecycle): a
+    /// first deployment's gunicorn start waits out its startsecs (7 s), a
+    /// Celery warm restart takes seconds of shutdown and then its own
+    /// startsecs, and gunicorn's new workers import the app before the
+    /// health URL answers. Either failing leaves the journal open, for the
+    /// next step to reverse or finish as before.
+    async fn reload_restart_and_wait(
+        &self,
+        journal: &mut Journal,
+        to: &str,
+        report: &mut dyn FnMut(&str),
+    ) -> Result<Result<()>> {
+        // One task polls all three, so a borrow never spans an await.
+        let journal = std::cell::RefCell::new(journal);
+        let report = std::cell::RefCell::new(report);
+        let say = |line: String| (*report.borrow_mut())(&line);
+        let reload = async {
+            let how = gunicorn::reload_program(self.supervisor, self.program).await?;
+            journal.borrow_mut().note(Event::Reloaded {
+                program: self.program.into(),
+                how: how.into(),
+            })?;
+            say(format!("{}: {how}", self.program));
+            Ok::<(), StepError>(())
+        };
+        let restart = async {
+            for worker in self.workers {
+                celery::restart(self.supervisor, worker).await?;
+                journal.borrow_mut().note(Event::Started {
+                    program: worker.clone(),
+                })?;
+                say(format!("{worker} restarted"));
+            }
+            Ok::<(), StepError>(())
+        };
+        // Both finish before a failure is returned, so the journal holds
+        // all that was done; a failure ends the health wait at once.
+        let work = async {
+            let (reloaded, restarted) = tokio::join!(reload, restart);
+            reloaded.and(restarted)
+        };
+        let health = async { Ok(self.wait_for(to).await) };
+        tokio::try_join!(work, health).map(|((), healthy)| healthy)
     }
 
     /// Reloads gunicorn, journaling it.
