@@ -128,6 +128,7 @@ fn main() {
         });
     }
     warm_up();
+    let load_before = load_average();
 
     let mut timings: Vec<(usize, Timing)> = Vec::new();
     for n in 0..=runs {
@@ -148,7 +149,13 @@ fn main() {
             timings.push((i, timing));
         }
     }
-    print(&timings, runs);
+    print(&timings);
+    println!(
+        "machine: {} cores; load average (1 min) {} before the deployments, {} after: the figures are wall times on a shared machine",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        load_before,
+        load_average()
+    );
     drop(hosts);
     drop(moto);
     drop(redis);
@@ -315,7 +322,15 @@ fn script(event: LifecycleEvent) -> &'static str {
     }
 }
 
-fn print(timings: &[(usize, Timing)], runs: usize) {
+/// The 1-minute load average, as /proc/loadavg gives it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn print(timings: &[(usize, Timing)]) {
     println!(
         "the sample shop, full in-place lifecycle on one host (supervisord, gunicorn 3 workers, celery, nginx, redis, MariaDB, moto SSM)"
     );
@@ -349,6 +364,5 @@ fn print(timings: &[(usize, Timing)], runs: usize) {
         ));
     }
     println!("{row}");
-    let _ = runs;
     println!("target (issue 12): a full lifecycle on the sample app in at most 10 s");
 }
