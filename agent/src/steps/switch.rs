@@ -19,7 +19,19 @@ use super::error::{Result, StepError};
 use super::gunicorn::{self, Health};
 use super::journal::{Event, Journal, Record, Target};
 use super::releases::Releases;
-use super::supervisor::Supervisor;
+use super::supervisor::{Supervisor, fault, state};
+
+/// How long a first release's gunicorn may stay STARTING or STOPPING
+/// before [`Switch::start_first`] hands it to the reload's own waiting.
+const FIRST_SETTLE: Duration = Duration::from_secs(15);
+
+/// Whether process `pid` works in `dir`: gunicorn's `--chdir` on `current`
+/// resolves the link when the master starts, so its workers import that
+/// release.
+fn runs_in(pid: u32, dir: &std::path::Path) -> bool {
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"));
+    matches!((cwd, std::fs::canonicalize(dir)), (Ok(cwd), Ok(dir)) if pid != 0 && cwd == dir)
+}
 
 /// The programs a switch reloads and how to know it serves.
 #[derive(Debug, Clone)]
@@ -113,7 +125,9 @@ impl Switch<'_> {
             to: to.into(),
         })?;
         report(&format!("current {from} -> {to}"));
-        let healthy = self.reload_restart_and_wait(&mut journal, to, report).await;
+        let healthy = self
+            .reload_restart_and_wait(&mut journal, to, from.is_empty(), report)
+            .await;
         let healthy = match healthy {
             Ok(healthy) => healthy,
             Err(e) => {
@@ -160,10 +174,13 @@ impl Switch<'_> {
     /// startsecs, and gunicorn's new workers import the app before the
     /// health URL answers. Either failing leaves the journal open, for the
     /// next step to reverse or finish as before.
+    ///
+    /// `first`: nothing was served before, see [`Switch::start_first`].
     async fn reload_restart_and_wait(
         &self,
         journal: &mut Journal,
         to: &str,
+        first: bool,
         report: &mut dyn FnMut(&str),
     ) -> Result<Result<()>> {
         // One task polls all three, so a borrow never spans an await.
@@ -171,7 +188,11 @@ impl Switch<'_> {
         let report = std::cell::RefCell::new(report);
         let say = |line: String| (*report.borrow_mut())(&line);
         let reload = async {
-            let how = gunicorn::reload_program(self.supervisor, self.program).await?;
+            let how = if first {
+                self.start_first(to).await?
+            } else {
+                gunicorn::reload_program(self.supervisor, self.program).await?
+            };
             journal.borrow_mut().note(Event::Reloaded {
                 program: self.program.into(),
                 how: how.into(),
@@ -197,6 +218,47 @@ impl Switch<'_> {
         };
         let health = async { Ok(self.wait_for(to).await) };
         tokio::try_join!(work, health).map(|((), healthy)| healthy)
+    }
+
+    /// Starts gunicorn on a host's first release, or leaves it starting
+    /// there; says which. Nothing served before, so nothing needs a HUP:
+    /// `supervisor-update` added the program before `current` existed, and
+    /// Supervisor's own retry may already be starting it on the release.
+    /// Waiting for RUNNING would add its startsecs (7 s in the reference
+    /// config) and a HUP would boot the workers again; the health wait
+    /// beside this proves gunicorn serves the release instead. A master
+    /// that is RUNNING (it started elsewhere) is HUPed as before.
+    async fn start_first(&self, to: &str) -> Result<&'static str> {
+        let release = self.releases.dir(to);
+        let give_up = tokio::time::Instant::now() + FIRST_SETTLE;
+        loop {
+            let info = self.supervisor.process_info(self.program).await?;
+            match info.state {
+                state::STARTING if runs_in(info.pid, &release) => {
+                    return Ok("starting on the release (Supervisor's retry)");
+                }
+                // Not yet past its chdir, or a spawn from before the
+                // switch about to fail it: watch it a little longer.
+                state::STARTING | state::STOPPING if tokio::time::Instant::now() < give_up => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                state::STARTING | state::STOPPING | state::RUNNING => {
+                    return gunicorn::reload_program(self.supervisor, self.program).await;
+                }
+                _ => {
+                    if info.state == state::BACKOFF {
+                        // startProcess answers ALREADY_STARTED in BACKOFF.
+                        match self.supervisor.stop_process(self.program, true).await {
+                            Err(StepError::SupervisorFault { code, .. })
+                                if code == fault::NOT_RUNNING => {}
+                            other => other?,
+                        }
+                    }
+                    self.supervisor.start_process(self.program, false).await?;
+                    return Ok("started");
+                }
+            }
+        }
     }
 
     /// Reloads gunicorn, journaling it.
