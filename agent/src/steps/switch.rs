@@ -1,6 +1,7 @@
 //! Switching the host between releases, journaled: `current` to the
-//! release, gunicorn reloaded (HUP, or a start if a bad release left it
-//! FATAL), the worker programs warm-restarted on it; then the health URL.
+//! release, then at once gunicorn reloaded (HUP, or a start if a bad
+//! release left it FATAL or it is the host's first release), the worker
+//! programs warm-restarted on it, and the health URL waited for.
 //! Used forward by `gunicorn-reload` and backward by `rollback` and by
 //! ValidateService's switch-back.
 //!
