@@ -238,7 +238,7 @@ fn the_reference_hooks_config_checks_against_the_reference_stack_env() {
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stdout}\n{stderr}");
     assert!(
-        stdout.ends_with("hooks.yml: 5 events, 12 steps, all parse\n"),
+        stdout.ends_with("hooks.yml: 5 events, 11 steps, all parse\n"),
         "{stdout}"
     );
 }

@@ -307,8 +307,20 @@ fn a_django_host_serves_the_sample_app_and_the_reference_application_start_moves
                 .map(String::from),
             );
         } else if release == "v2" {
-            // The reference ApplicationStart script on the host's stack.env.
-            application_start(&host, release);
+            // AfterInstall's preflight, then the reference ApplicationStart
+            // script on the host's stack.env: its reload does not repeat
+            // the preflight on the same release, venv and program config.
+            let mut check = common("gunicorn-check");
+            check.extend(program.iter().cloned());
+            check.extend(
+                ["--app", "shop.wsgi:application", "--gunicorn", &gunicorn].map(String::from),
+            );
+            agent_ok(&check);
+            let stdout = application_start(&host, release);
+            assert!(
+                stdout.contains("passed the preflight in gunicorn-check; nothing changed since"),
+                "{stdout}"
+            );
         } else {
             // A deploy that also changes gunicorn's own arguments, which a
             // HUP would not apply: the reference script goes blue/green.
@@ -357,7 +369,7 @@ fn a_django_host_serves_the_sample_app_and_the_reference_application_start_moves
 }
 
 /// Runs appspec/scripts/application-start as a hook would, with the host's
-/// stack.env and this build's slipway-agent first on PATH; returns stdout.
+/// stack.env and this build's slipway-agent first on PATH; what it printed.
 fn application_start(host: &slipway_tests::DjangoHost, release: &str) -> String {
     let agent = Path::new(env!("CARGO_BIN_EXE_slipway-agent"));
     let path = format!(

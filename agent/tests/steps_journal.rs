@@ -297,3 +297,98 @@ fn a_step_killed_before_it_changed_anything_leaves_nothing_to_undo() {
     );
     assert!(Journal::open(dir.path(), "gunicorn").unwrap().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_with_celery_killed_during_the_workers_warm_stop_is_reversed_and_the_worker_restarted_on_the_old_release()
+ {
+    let stack = Stack::start();
+    release(&stack.app_root, "r2", APP);
+    // A worker that writes the release it started in, and whose warm stop
+    // takes 3 s, as one finishing a task would.
+    let started_in = stack.app_root.join("worker-release");
+    stack.supervisord.write_program(
+        "celery",
+        &format!(
+            "[program:celery]\ncommand=sh -c 'pwd -P > {}; trap \"sleep 3; exit 0\" TERM; while :; do sleep 0.1; done'\n\
+             directory={}/current\nstartsecs=1\nstopasgroup=false\nkillasgroup=true\nstopwaitsecs=30\n",
+            started_in.display(),
+            stack.app_root.display()
+        ),
+    );
+    let client = stack.supervisord.client();
+    client.update().await.unwrap();
+    client
+        .wait_for("celery", "RUNNING", stack::DEADLINE, |p| p.state == 20)
+        .await
+        .unwrap();
+    let worker_release = || {
+        std::fs::read_to_string(&started_in)
+            .unwrap_or_default()
+            .trim()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(worker_release(), "r1");
+
+    let mut reload = stack.gunicorn_reload_command("r2");
+    reload.args(["--celery", "celery"]);
+    let (first, _) = spawn(reload);
+    client
+        .wait_for("celery", "STOPPING", stack::DEADLINE, |p| p.state == 40)
+        .await
+        .unwrap();
+    assert!(
+        journal(&stack).contains("\"celery\""),
+        "{}",
+        journal(&stack)
+    );
+    kill(first);
+
+    let root = stack.app_root.display().to_string();
+    let (next, lines) = spawn(Stack::command(
+        &["step", "recover"],
+        &[
+            "--socket",
+            &stack.socket(),
+            "--app-root",
+            &root,
+            "--program",
+            "gunicorn",
+            "--program",
+            "celery",
+        ],
+    ));
+    let (ok, stdout, stderr) = finish(next, &lines);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("gunicorn-reload (pid")
+            && stdout.contains("reversed: current is r1, gunicorn: HUP sent, celery restarted"),
+        "{stdout}"
+    );
+    assert_eq!(stack.current().as_deref(), Some("r1"));
+    assert_eq!(client.process_info("celery").await.unwrap().state, 20);
+    assert_eq!(
+        worker_release(),
+        "r1",
+        "the worker runs the release current names"
+    );
+    assert!(stack.serves("r1"));
+    assert_eq!(journal(&stack), "");
+
+    // Forward again, uninterrupted: gunicorn and the worker both on r2.
+    let mut reload = stack.gunicorn_reload_command("r2");
+    reload.args(["--celery", "celery"]);
+    let output = reload.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("celery restarted"), "{stdout}");
+    assert!(stack.serves("r2"));
+    assert_eq!(worker_release(), "r2");
+    assert_eq!(journal(&stack), "");
+}

@@ -9,6 +9,7 @@ use super::error::Result;
 use super::gunicorn;
 use super::journal::{Event, Journal, Record};
 use super::nginx::Nginx;
+use super::preflight_record;
 use super::program_config::ProgramConfig;
 use super::recover;
 use super::releases::Releases;
@@ -206,6 +207,10 @@ pub enum Step {
         /// Blue/green, for a changed program config.
         #[command(flatten)]
         blue_green: BlueGreenArgs,
+        /// Celery programs to warm-restart on the release in the same
+        /// journaled switch, while gunicorn's new workers boot; repeat it.
+        #[arg(long)]
+        celery: Vec<String>,
         /// Releases to keep.
         #[arg(long, default_value_t = 5)]
         keep: usize,
@@ -296,17 +301,69 @@ pub struct RollbackArgs {
     pub health: HealthArgs,
 }
 
+/// `gunicorn-reload`'s check: the config refusals, and the preflight unless
+/// `gunicorn-check` passed it on the same inputs ([`preflight_record`]).
 fn check_gunicorn(args: &GunicornArgs, out: &mut dyn Write) -> Result<Releases> {
     let releases = Releases::new(&args.app_root);
     let config = ProgramConfig::read(&args.program_config, &args.program)?;
     gunicorn::check_program(&config, &releases.current_link())?;
-    gunicorn::preflight(&args.gunicorn, &releases.dir(&args.release), &args.app)?;
+    let release_dir = releases.dir(&args.release);
+    let fingerprint = preflight_record::fingerprint(&preflight_inputs(args, &release_dir));
+    if fingerprint.is_some_and(|f| preflight_record::passed(&args.app_root, &args.program, &f)) {
+        let _ = writeln!(
+            out,
+            "gunicorn: {} and release {} passed the preflight in gunicorn-check; nothing changed since, so it is not run again",
+            args.program, args.release
+        );
+        return Ok(releases);
+    }
+    gunicorn::preflight(&args.gunicorn, &release_dir, &args.app)?;
     let _ = writeln!(
         out,
         "gunicorn: {} and release {} passed the preflight",
         args.program, args.release
     );
     Ok(releases)
+}
+
+/// `gunicorn-check`: the refusals and the preflight, always run, and a
+/// record of the pass for the reload that follows.
+fn check_release(args: &GunicornArgs, out: &mut dyn Write) -> Result<()> {
+    let releases = Releases::new(&args.app_root);
+    let config = ProgramConfig::read(&args.program_config, &args.program)?;
+    gunicorn::check_program(&config, &releases.current_link())?;
+    let release_dir = releases.dir(&args.release);
+    // Taken before the run: a change made while it ran voids the record.
+    let fingerprint = preflight_record::fingerprint(&preflight_inputs(args, &release_dir));
+    gunicorn::preflight(&args.gunicorn, &release_dir, &args.app)?;
+    let _ = writeln!(
+        out,
+        "gunicorn: {} and release {} passed the preflight",
+        args.program, args.release
+    );
+    if let Some(fingerprint) = fingerprint {
+        // Only a shortcut for the reload: without it the reload checks again.
+        if let Err(e) = preflight_record::record(&args.app_root, &args.program, &fingerprint) {
+            let _ = writeln!(
+                out,
+                "gunicorn: warning: the pass is not recorded ({}); gunicorn-reload will run the preflight again",
+                slipway_shared::error_chain(&e)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn preflight_inputs<'a>(
+    args: &'a GunicornArgs,
+    release_dir: &'a std::path::Path,
+) -> preflight_record::Inputs<'a> {
+    preflight_record::Inputs {
+        gunicorn: &args.gunicorn,
+        release_dir,
+        app: &args.app,
+        program_config: &args.program_config,
+    }
 }
 
 /// Runs one step, reporting what it did on `out`.
@@ -323,12 +380,13 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
             );
         }
         Step::GunicornCheck(args) => {
-            check_gunicorn(args, out)?;
+            check_release(args, out)?;
         }
         Step::GunicornReload {
             gunicorn: args,
             health: health_args,
             blue_green,
+            celery,
             keep,
         } => {
             let supervisor = Supervisor::new(&args.supervisor.socket);
@@ -336,7 +394,7 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
             let _locks = recover::lock_and_recover(
                 &supervisor,
                 &releases,
-                &[&args.program],
+                &programs(&args.program, celery),
                 "gunicorn-reload",
                 &mut say(out, "recover"),
             )
@@ -346,13 +404,22 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
             let changed = bluegreen::changed(&supervisor, &args.program).await?;
             check_gunicorn(args, out)?;
             if changed {
-                replace_changed(&supervisor, &releases, args, health_args, blue_green, out).await?;
+                replace_changed(
+                    &supervisor,
+                    &releases,
+                    args,
+                    health_args,
+                    blue_green,
+                    celery,
+                    out,
+                )
+                .await?;
             } else {
                 let switch = Switch {
                     supervisor: &supervisor,
                     releases: &releases,
                     program: &args.program,
-                    workers: &[],
+                    workers: celery,
                     health: health_args
                         .health_url
                         .as_deref()
@@ -532,6 +599,7 @@ async fn replace_changed(
     args: &GunicornArgs,
     health: &HealthArgs,
     blue_green: &BlueGreenArgs,
+    workers: &[String],
     out: &mut dyn Write,
 ) -> Result<()> {
     // Only a RUNNING program serves (a STARTING one may just be within its
@@ -557,7 +625,7 @@ async fn replace_changed(
             supervisor,
             releases,
             program: &args.program,
-            workers: &[],
+            workers,
             health: health_url.map(|url| (url, Duration::from_secs(health.health_timeout))),
         };
         switch
@@ -593,7 +661,15 @@ async fn replace_changed(
         plan,
     }
     .forward(&args.release, &mut say(out, "bluegreen"))
-    .await
+    .await?;
+    // The workers follow once gunicorn serves the release from its new
+    // program; the blue/green journal does not cover them, so a crash here
+    // leaves them on the old release until the next deploy or rollback.
+    for worker in workers {
+        celery::restart(supervisor, worker).await?;
+        let _ = writeln!(out, "celery: {worker} warm-stopped and started");
+    }
+    Ok(())
 }
 
 /// How long a program may stay STARTING or STOPPING (startsecs, stopwaitsecs).

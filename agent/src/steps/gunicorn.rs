@@ -55,22 +55,39 @@ pub fn check_program(config: &ProgramConfig, current_link: &Path) -> Result<()> 
 
 /// The preflight on a release before any switch: `gunicorn --check-config`
 /// (imports the app) and, when the release has `manage.py`,
-/// `manage.py check --deploy` with the same venv's python.
+/// `manage.py check --deploy` with the same venv's python. The two run at
+/// once: each is mostly Python importing Django, about a second apiece
+/// (bench/lifecycle), and neither reads what the other writes. A failure of
+/// the gunicorn check is reported first, as when they ran in turn.
 pub fn preflight(gunicorn: &Path, release_dir: &Path, app: &str) -> Result<()> {
-    run(Command::new(gunicorn)
+    let mut check_config = Command::new(gunicorn);
+    check_config
         .arg("--check-config")
         .arg("--chdir")
         .arg(release_dir)
-        .arg(app))?;
+        .arg(app);
     let manage = release_dir.join("manage.py");
-    if manage.is_file() {
-        let python = gunicorn.with_file_name("python");
-        run(Command::new(python)
+    let mut check_deploy = manage.is_file().then(|| {
+        let mut command = Command::new(gunicorn.with_file_name("python"));
+        command
             .arg(&manage)
             .args(["check", "--deploy"])
-            .current_dir(release_dir))?;
-    }
-    Ok(())
+            .current_dir(release_dir);
+        command
+    });
+    let (config, deploy) = std::thread::scope(|scope| {
+        let deploy = check_deploy
+            .as_mut()
+            .map(|command| scope.spawn(move || run(command)));
+        let config = run(&mut check_config);
+        let deploy = deploy.map_or(Ok(()), |thread| {
+            thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        (config, deploy)
+    });
+    config.and(deploy)
 }
 
 fn run(command: &mut Command) -> Result<()> {

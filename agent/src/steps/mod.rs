@@ -11,6 +11,7 @@
 //! - [`releases`]: `releases/<id>/` and the atomically switched `current` link.
 //! - [`gunicorn`]: preflight, config refusals, HUP reload, waiting for the release.
 //! - [`bluegreen`]: a changed gunicorn program replaced through a standby and nginx.
+//! - [`preflight_record`]: a passed `gunicorn-check`, so the reload need not repeat it.
 //! - [`celery`]: the stopasgroup refusal and the warm restart.
 //! - [`nginx`]: `nginx -t`, reload, worker replacement.
 //! - [`secrets`]: SSM Parameter Store to a 0600 env file.
@@ -32,6 +33,7 @@ pub mod gunicorn;
 pub mod journal;
 pub mod lock;
 pub mod nginx;
+pub mod preflight_record;
 pub mod program_config;
 pub mod recover;
 pub mod release_copy;
