@@ -5,9 +5,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::error::Result;
+use super::error::{Result, io};
 use super::gunicorn;
-use super::journal::{Event, Journal, Record};
+use super::journal::{Journal, Record};
 use super::nginx::Nginx;
 use super::preflight_record;
 use super::program_config::ProgramConfig;
@@ -223,7 +223,8 @@ pub enum Step {
     Recover(RecoverArgs),
     /// Refuse stopasgroup; warn when stopwaitsecs is below the task time limit.
     CeleryCheck(CeleryArgs),
-    /// Warm-stop the worker (tasks finish) and start it on the current release.
+    /// Warm-switch the worker to the current release: through `<program>-next`
+    /// when declared (no gap in consuming), else warm stop (tasks finish) and start.
     CeleryRestart(CeleryArgs),
     /// `nginx -t`, reload by HUP, confirm the workers were replaced. Never a restart.
     NginxReload(NginxArgs),
@@ -492,7 +493,7 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
         Step::CeleryRestart(args) => {
             celery_check(args, out)?;
             let supervisor = Supervisor::new(&args.supervisor.socket);
-            match &args.app_root {
+            let how = match &args.app_root {
                 Some(app_root) => {
                     let releases = Releases::new(app_root);
                     let _locks = recover::lock_and_recover(
@@ -506,22 +507,16 @@ pub async fn run_step(step: &Step, out: &mut dyn Write) -> Result<()> {
                     let mut record = Record::new("celery-restart", &args.program);
                     record.workers = vec![args.program.clone()];
                     let mut journal = Journal::begin(app_root, record)?;
-                    journal.note(Event::Stopping {
-                        program: args.program.clone(),
-                    })?;
-                    celery::stop(&supervisor, &args.program).await?;
-                    journal.note(Event::Stopped {
-                        program: args.program.clone(),
-                    })?;
-                    supervisor.start_process(&args.program, true).await?;
-                    journal.note(Event::Started {
-                        program: args.program.clone(),
-                    })?;
+                    let how = celery::switch(&supervisor, &args.program, &mut |event| {
+                        journal.note(event)
+                    })
+                    .await?;
                     journal.finish()?;
+                    how
                 }
                 None => celery::restart(&supervisor, &args.program).await?,
-            }
-            let _ = writeln!(out, "celery: {} warm-stopped and started", args.program);
+            };
+            let _ = writeln!(out, "celery: {how}");
         }
         Step::NginxReload(args) => {
             let nginx = Nginx {
@@ -666,8 +661,8 @@ async fn replace_changed(
     // program; the blue/green journal does not cover them, so a crash here
     // leaves them on the old release until the next deploy or rollback.
     for worker in workers {
-        celery::restart(supervisor, worker).await?;
-        let _ = writeln!(out, "celery: {worker} warm-stopped and started");
+        let how = celery::restart(supervisor, worker).await?;
+        let _ = writeln!(out, "celery: {how}");
     }
     Ok(())
 }
@@ -677,7 +672,20 @@ const SETTLE: Duration = Duration::from_secs(90);
 
 fn celery_check(args: &CeleryArgs, out: &mut dyn Write) -> Result<()> {
     let config = ProgramConfig::read(&args.program_config, &args.program)?;
-    if let Some(warning) = celery::check_program(&config, args.task_time_limit)? {
+    let mut warnings = vec![celery::check_program(&config, args.task_time_limit)?];
+    // A takeover declared beside the worker is checked with it.
+    let takeover = celery::takeover(&args.program);
+    let text =
+        std::fs::read_to_string(&args.program_config).map_err(io("read", &args.program_config))?;
+    if text.contains(&format!("[program:{takeover}]")) {
+        let next = ProgramConfig::parse(&args.program_config, &takeover, &text)?;
+        warnings.push(celery::check_takeover(
+            &config,
+            &next,
+            args.task_time_limit,
+        )?);
+    }
+    for warning in warnings.into_iter().flatten() {
         tracing::warn!("{warning}");
         let _ = writeln!(out, "warning: {warning}");
     }

@@ -8,7 +8,8 @@
 //! - a blue/green switch (`gunicorn-reload` of a changed program) is
 //!   reversed while nginx still sends to the old program, and finished once
 //!   it sends to the standby ([`super::bluegreen::recover`]);
-//! - a worker restart (`celery-restart`) is finished: the worker started;
+//! - a worker switch (`celery-restart`) is finished: the worker started on
+//!   the release, its takeover stopped;
 //! - a step that had changed nothing leaves nothing to do.
 //!
 //! Recovery is itself journaled in the same record and idempotent, so a
@@ -80,14 +81,16 @@ pub async fn recover(
         return Ok(true);
     }
     let Some(target) = &record.target else {
-        // A worker restart: the worker must end up running.
+        // A worker restart: the worker must end up running, its takeover
+        // (if it has one) stopped.
         for worker in &record.workers {
             if !record.started_since_switch(worker) {
-                celery::restart(supervisor, worker).await?;
+                celery::switch(supervisor, worker, &mut |event| journal.note(event)).await?;
                 journal.note(Event::Started {
                     program: worker.clone(),
                 })?;
             }
+            celery::retire_takeover(supervisor, worker).await?;
         }
         report(&format!(
             "{interrupted}; finished: {} running",
@@ -136,6 +139,11 @@ pub async fn recover(
     switch
         .reload_and_restart(&mut journal, &mut |line| done.push(line.to_owned()))
         .await?;
+    // Workers started on the release before the kill may have left their
+    // takeover running.
+    for worker in &record.workers {
+        celery::retire_takeover(supervisor, worker).await?;
+    }
     journal.finish()?;
     report(&format!(
         "{interrupted}; {verb}: current is {release}, {}",

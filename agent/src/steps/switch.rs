@@ -203,7 +203,10 @@ impl Switch<'_> {
         };
         let restart = async {
             for worker in self.workers {
-                celery::restart(self.supervisor, worker).await?;
+                celery::switch(self.supervisor, worker, &mut |event| {
+                    journal.borrow_mut().note(event)
+                })
+                .await?;
                 journal.borrow_mut().note(Event::Started {
                     program: worker.clone(),
                 })?;
@@ -280,7 +283,7 @@ impl Switch<'_> {
         report: &mut dyn FnMut(&str),
     ) -> Result<()> {
         for worker in self.workers {
-            celery::restart(self.supervisor, worker).await?;
+            celery::switch(self.supervisor, worker, &mut |event| journal.note(event)).await?;
             journal.note(Event::Started {
                 program: worker.clone(),
             })?;
