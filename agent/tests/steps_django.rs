@@ -295,7 +295,8 @@ fn a_django_host_serves_the_sample_app_and_the_reference_application_start_moves
             let mut reload = common("gunicorn-reload");
             reload.extend(gunicorn_args);
             agent_ok(&reload);
-            agent_ok(
+            // The reference celery.conf declares the takeover.
+            let stdout = agent_ok(
                 &[
                     "step",
                     "celery-restart",
@@ -305,6 +306,10 @@ fn a_django_host_serves_the_sample_app_and_the_reference_application_start_moves
                     &s(&host.celery_conf),
                 ]
                 .map(String::from),
+            );
+            assert!(
+                stdout.contains("celery switched warm: celery-next consumed while it restarted"),
+                "{stdout}"
             );
         } else if release == "v2" {
             // AfterInstall's preflight, then the reference ApplicationStart
@@ -365,6 +370,14 @@ fn a_django_host_serves_the_sample_app_and_the_reference_application_start_moves
             .unwrap();
         let (stdout, stderr) = text(&output);
         assert_eq!(stdout.trim(), release, "{stderr}");
+        // Each switch ends with the takeover stopped.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = slipway_agent::steps::supervisor::Supervisor::new(host.socket());
+        let takeover = runtime.block_on(client.process_info("celery-next"));
+        assert_eq!(takeover.unwrap().state, 0, "{release}");
     }
 }
 
