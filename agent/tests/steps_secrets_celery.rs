@@ -302,7 +302,8 @@ struct TwoReleases {
 }
 
 impl TwoReleases {
-    async fn start() -> TwoReleases {
+    /// With the takeover declared or not.
+    async fn start(takeover: bool) -> TwoReleases {
         let dir = tempfile::tempdir().unwrap();
         let redis = slipway_tests::host_stack::Redis::start(dir.path()).unwrap();
         let app_root = dir.path().join("app");
@@ -330,10 +331,11 @@ directory={current}\nenvironment=C_FORCE_ROOT=\"1\"\nstartsecs=1\nstopasgroup=fa
                 current = app_root.join("current").display(),
             )
         };
-        let config = sv.write_program(
-            "celery",
-            &(program("celery", "w1", "") + &program("celery-next", "next", "autostart=false")),
-        );
+        let mut programs = program("celery", "w1", "");
+        if takeover {
+            programs += &program("celery-next", "next", "autostart=false");
+        }
+        let config = sv.write_program("celery", &programs);
         let client = sv.client();
         client.update().await.unwrap();
         client
@@ -414,6 +416,11 @@ directory={current}\nenvironment=C_FORCE_ROOT=\"1\"\nstartsecs=1\nstopasgroup=fa
             .wait_for("celery-next", "RUNNING", stack::DEADLINE, |p| p.state == 20)
             .await
             .unwrap();
+        self.wait_for_the_warm_shutdown().await;
+    }
+
+    /// Waits until the old worker is in its warm shutdown.
+    async fn wait_for_the_warm_shutdown(&self) {
         self.client
             .wait_for("celery", "STOPPING", stack::DEADLINE, |p| p.state == 40)
             .await
@@ -453,14 +460,19 @@ directory={current}\nenvironment=C_FORCE_ROOT=\"1\"\nstartsecs=1\nstopasgroup=fa
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_warm_switch_lets_the_task_in_flight_finish_while_the_takeover_consumes_new_tasks() {
-    let fixture = TwoReleases::start().await;
+    let fixture = TwoReleases::start(true).await;
     let old_pid = fixture.client.process_info("celery").await.unwrap().pid;
     let step = fixture.restart();
     fixture.wait_for_the_takeover().await;
     // Sent during the switch, with the old worker still finishing its task:
     // the takeover, already on r2, consumes it without waiting for the stop.
+    let sent = std::time::Instant::now();
     let quick = fixture.send("quick");
     assert_eq!(fixture.result(&quick), "next on r2");
+    eprintln!(
+        "a task sent during the warm switch: done in {} ms, the old worker still stopping",
+        sent.elapsed().as_millis()
+    );
     assert_eq!(
         fixture.client.process_info("celery").await.unwrap().state,
         40
@@ -481,7 +493,7 @@ async fn the_warm_switch_lets_the_task_in_flight_finish_while_the_takeover_consu
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_warm_switch_killed_while_the_old_worker_finishes_is_finished_by_recover() {
-    let fixture = TwoReleases::start().await;
+    let fixture = TwoReleases::start(true).await;
     let old_pid = fixture.client.process_info("celery").await.unwrap().pid;
     let mut step = fixture.restart();
     fixture.wait_for_the_takeover().await;
@@ -511,4 +523,26 @@ async fn a_warm_switch_killed_while_the_old_worker_finishes_is_finished_by_recov
     );
     assert_eq!(fixture.result(&fixture.slow_id()), "finished on r1");
     fixture.assert_switched(old_pid).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_takeover_a_task_sent_during_the_restart_waits_for_the_restarted_worker() {
+    let fixture = TwoReleases::start(false).await;
+    let step = fixture.restart();
+    fixture.wait_for_the_warm_shutdown().await;
+    let sent = std::time::Instant::now();
+    let quick = fixture.send("quick");
+    // Nothing consumes it until the old worker's task ends and it restarts.
+    std::fs::write(&fixture.gate, "").unwrap();
+    assert_eq!(fixture.result(&quick), "w1 on r2");
+    eprintln!(
+        "a task sent during the stop-then-start: done in {} ms once the task in flight ended",
+        sent.elapsed().as_millis()
+    );
+    let stdout = succeeded(&step.wait_with_output().unwrap());
+    assert!(
+        stdout.contains("celery warm-stopped and started"),
+        "{stdout}"
+    );
+    assert_eq!(fixture.result(&fixture.slow_id()), "finished on r1");
 }
