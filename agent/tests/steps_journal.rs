@@ -12,6 +12,7 @@
 mod stack;
 
 use std::io::BufRead;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 
@@ -299,21 +300,26 @@ fn a_step_killed_before_it_changed_anything_leaves_nothing_to_undo() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_reload_with_celery_killed_during_the_workers_warm_stop_is_reversed_and_the_worker_restarted_on_the_old_release()
+async fn a_reload_with_celery_killed_during_the_workers_warm_switch_is_reversed_and_the_worker_and_takeover_switched_back_to_the_old_release()
  {
     let stack = Stack::start();
     release(&stack.app_root, "r2", APP);
     // A worker that writes the release it started in, and whose warm stop
-    // takes 3 s, as one finishing a task would.
+    // takes 3 s, as one finishing a task would; its takeover the same.
     let started_in = stack.app_root.join("worker-release");
+    let takeover_in = stack.app_root.join("takeover-release");
+    let program = |name: &str, file: &Path, extra: &str| {
+        format!(
+            "[program:{name}]\ncommand=sh -c 'pwd -P > {}; trap \"sleep 3; exit 0\" TERM; while :; do sleep 0.1; done'\n\
+             directory={}/current\nstartsecs=1\nstopasgroup=false\nkillasgroup=true\nstopwaitsecs=30\n{extra}\n",
+            file.display(),
+            stack.app_root.display()
+        )
+    };
     stack.supervisord.write_program(
         "celery",
-        &format!(
-            "[program:celery]\ncommand=sh -c 'pwd -P > {}; trap \"sleep 3; exit 0\" TERM; while :; do sleep 0.1; done'\n\
-             directory={}/current\nstartsecs=1\nstopasgroup=false\nkillasgroup=true\nstopwaitsecs=30\n",
-            started_in.display(),
-            stack.app_root.display()
-        ),
+        &(program("celery", &started_in, "")
+            + &program("celery-next", &takeover_in, "autostart=false")),
     );
     let client = stack.supervisord.client();
     client.update().await.unwrap();
@@ -321,8 +327,8 @@ async fn a_reload_with_celery_killed_during_the_workers_warm_stop_is_reversed_an
         .wait_for("celery", "RUNNING", stack::DEADLINE, |p| p.state == 20)
         .await
         .unwrap();
-    let worker_release = || {
-        std::fs::read_to_string(&started_in)
+    let release_of = |file: &Path| {
+        std::fs::read_to_string(file)
             .unwrap_or_default()
             .trim()
             .rsplit('/')
@@ -330,6 +336,7 @@ async fn a_reload_with_celery_killed_during_the_workers_warm_stop_is_reversed_an
             .unwrap_or_default()
             .to_owned()
     };
+    let worker_release = || release_of(&started_in);
     assert_eq!(worker_release(), "r1");
 
     let mut reload = stack.gunicorn_reload_command("r2");
@@ -339,6 +346,9 @@ async fn a_reload_with_celery_killed_during_the_workers_warm_stop_is_reversed_an
         .wait_for("celery", "STOPPING", stack::DEADLINE, |p| p.state == 40)
         .await
         .unwrap();
+    // The takeover consumes on r2 meanwhile.
+    assert_eq!(client.process_info("celery-next").await.unwrap().state, 20);
+    assert_eq!(release_of(&takeover_in), "r2");
     assert!(
         journal(&stack).contains("\"celery\""),
         "{}",
@@ -374,6 +384,9 @@ async fn a_reload_with_celery_killed_during_the_workers_warm_stop_is_reversed_an
         "r1",
         "the worker runs the release current names"
     );
+    // The takeover was switched back with it, and stopped.
+    assert_eq!(release_of(&takeover_in), "r1");
+    assert_eq!(client.process_info("celery-next").await.unwrap().state, 0);
     assert!(stack.serves("r1"));
     assert_eq!(journal(&stack), "");
 
@@ -390,5 +403,6 @@ async fn a_reload_with_celery_killed_during_the_workers_warm_stop_is_reversed_an
     assert!(stdout.contains("celery restarted"), "{stdout}");
     assert!(stack.serves("r2"));
     assert_eq!(worker_release(), "r2");
+    assert_eq!(client.process_info("celery-next").await.unwrap().state, 0);
     assert_eq!(journal(&stack), "");
 }
