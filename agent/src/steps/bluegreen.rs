@@ -38,6 +38,7 @@ use super::journal::{Event, Journal, Record, Target};
 use super::nginx::Nginx;
 use super::program_config::ProgramConfig;
 use super::releases::Releases;
+use super::replace_file::replace_file;
 use super::supervisor::{Supervisor, fault, state};
 
 /// The step name journaled for a blue/green switch.
@@ -287,9 +288,9 @@ async fn point_nginx(plan: &Plan, from: &str, to: &str) -> Result<()> {
             to: to.into(),
         });
     };
-    write_atomically(file, &new_text)?;
+    replace_file(file, new_text.as_bytes())?;
     if let Err(e) = plan.nginx.reload_and_drain(plan.nginx_deadline()).await {
-        write_atomically(file, &text)?;
+        replace_file(file, text.as_bytes())?;
         return Err(e);
     }
     Ok(())
@@ -318,22 +319,6 @@ fn replace_server(text: &str, from: &str, to: &str) -> Option<String> {
     }
     out.push_str(rest);
     found.then_some(out)
-}
-
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let temp = path.with_extension(format!("slipway.{}.tmp", std::process::id()));
-    let result = std::fs::write(&temp, text)
-        .map_err(io("write", &temp))
-        .and_then(|()| {
-            if let Ok(meta) = std::fs::metadata(path) {
-                let _ = std::fs::set_permissions(&temp, meta.permissions());
-            }
-            std::fs::rename(&temp, path).map_err(io("rename over", path))
-        });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }
 
 /// A blue/green switch of one program.
@@ -454,7 +439,10 @@ impl BlueGreen<'_> {
         report: &mut dyn FnMut(&str),
     ) -> Result<()> {
         let plan = &self.plan;
-        write_atomically(&plan.standby_config, &plan.standby_section(config))?;
+        replace_file(
+            &plan.standby_config,
+            plan.standby_section(config).as_bytes(),
+        )?;
         self.supervisor.reload_config().await?;
         match self.supervisor.add_group(&plan.standby).await {
             Err(StepError::SupervisorFault { code, .. }) if code == fault::ALREADY_ADDED => {}

@@ -20,6 +20,7 @@
 //! - [`lock`]: one step at a time per Supervisor program (flock).
 //! - [`recover`]: finishing or reversing what a killed step left half done.
 //! - [`validate`]: ValidateService: the health URL through nginx, or a switch-back.
+//! - [`replace_file`]: a small file replaced whole (write beside, rename over).
 //! - [`release_copy`]: `releases/<id>` from the installed files, whole or absent.
 //! - [`django`]: `migrate` once under the database's advisory lock, `collectstatic`.
 //! - [`error`]: the steps' errors.
@@ -38,6 +39,7 @@ pub mod program_config;
 pub mod recover;
 pub mod release_copy;
 pub mod releases;
+pub mod replace_file;
 pub mod secrets;
 pub mod supervisor;
 pub mod switch;

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::{Result, io};
 use super::lock::state_dir;
+use super::replace_file::replace_file;
 
 /// What a preflight ran on.
 #[derive(Debug, Clone)]
@@ -85,10 +86,7 @@ fn path(app_root: &Path, program: &str) -> PathBuf {
 pub fn record(app_root: &Path, program: &str, fingerprint: &str) -> Result<()> {
     let dir = state_dir(app_root);
     std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
-    let path = path(app_root, program);
-    let temp = path.with_extension("preflight.tmp");
-    std::fs::write(&temp, fingerprint).map_err(io("write", &temp))?;
-    std::fs::rename(&temp, &path).map_err(io("rename", &temp))
+    replace_file(&path(app_root, program), fingerprint.as_bytes())
 }
 
 /// Whether the preflight passed on exactly what `fingerprint` describes.

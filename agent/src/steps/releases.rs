@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::{Result, StepError, io};
+use super::replace_file::replace_file;
 
 const HISTORY: &str = ".history";
 
@@ -75,12 +76,9 @@ impl Releases {
         if history.last().map(String::as_str) != Some(id) {
             history.push(id.into());
         }
-        let path = self.history_path();
-        let temp = path.with_extension(format!("{}.tmp", std::process::id()));
         let mut text = history.join("\n");
         text.push('\n');
-        std::fs::write(&temp, text).map_err(io("write", &temp))?;
-        std::fs::rename(&temp, &path).map_err(io("rename over", &path))
+        replace_file(&self.history_path(), text.as_bytes())
     }
 
     fn link(&self, id: &str) -> Result<()> {
