@@ -283,20 +283,17 @@ impl Executor {
         event: LifecycleEvent,
     ) -> Vec<(OsString, OsString)> {
         let official = [
-            ("LIFECYCLE_EVENT", Some(event.name().to_owned())),
-            ("DEPLOYMENT_ID", Some(spec.deployment_id.clone())),
-            ("APPLICATION_NAME", Some(spec.application_name.clone())),
-            (
-                "DEPLOYMENT_GROUP_NAME",
-                Some(spec.deployment_group_name.clone()),
-            ),
-            (
-                "DEPLOYMENT_GROUP_ID",
-                Some(spec.deployment_group_id.clone()),
-            ),
+            ("LIFECYCLE_EVENT", event.name().to_owned()),
+            ("DEPLOYMENT_ID", spec.deployment_id.clone()),
+            ("APPLICATION_NAME", spec.application_name.clone()),
+            ("DEPLOYMENT_GROUP_NAME", spec.deployment_group_name.clone()),
+            ("DEPLOYMENT_GROUP_ID", spec.deployment_group_id.clone()),
         ];
-        let extra: Vec<(&str, Option<String>)> =
-            official.into_iter().chain(spec.bundle_env()).collect();
+        let extra: Vec<(&str, Option<String>)> = official
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .chain(spec.bundle_env())
+            .collect();
         let mut env: Vec<(OsString, OsString)> = self
             .host
             .env
